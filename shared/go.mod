@@ -3,6 +3,7 @@ module github.com/campshub360/edge/shared
 go 1.26.0
 
 require (
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/uuid v1.6.0
 	github.com/valyala/fasthttp v1.78.0
 )

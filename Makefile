@@ -1,0 +1,33 @@
+# CampsHub360 Edge. The two commands that matter: `make run` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+MODULES := ./gateway/... ./backend/... ./shared/... ./benchmarks/...
+
+.PHONY: run stop test build vet fmt lint clean help
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+run: ## start the whole stack in the foreground (PostgreSQL, Redis, 2 backends, gateway)
+	@scripts/run.sh
+
+stop: ## stop a stack started by `make run`, from another shell
+	@scripts/stop.sh
+
+test: ## run every test (throwaway PostgreSQL and Redis, race detector, end-to-end)
+	@scripts/test.sh
+
+build: ## build the gateway and backend binaries into bin/
+	$(GO) build -o bin/ ./gateway/cmd/gateway ./backend/cmd/backend
+
+vet: ## go vet every module
+	$(GO) vet $(MODULES)
+
+fmt: ## gofmt every module
+	gofmt -w gateway backend shared benchmarks
+
+lint: vet ## vet plus a gofmt check
+	@test -z "$$(gofmt -l gateway backend shared benchmarks)" || { gofmt -l gateway backend shared benchmarks; exit 1; }
+
+clean: ## remove build output (not .run/, which holds the dev database)
+	rm -rf bin

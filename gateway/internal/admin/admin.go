@@ -1,0 +1,89 @@
+// Package admin serves the gateway's admin listener (loopback or private
+// only, never the public port): Prometheus metrics, liveness and
+// readiness, configuration reload and the redacted running configuration,
+// and Go's pprof profiles.
+package admin
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+	"github.com/valyala/fasthttp/pprofhandler"
+
+	"github.com/campshub360/edge/shared/problem"
+)
+
+// Options are the hooks the admin endpoints call. Every hook must be safe
+// for concurrent use.
+type Options struct {
+	// Gatherer provides /metrics.
+	Gatherer prometheus.Gatherer
+	// Ready reports whether the gateway accepts traffic (false while
+	// draining on shutdown): /readyz answers 200 or 503.
+	Ready func() bool
+	// Reload reloads the configuration: POST /admin/reload answers 200 or
+	// 422 with the problems.
+	Reload func() error
+	// Config returns the running configuration with secrets redacted, for
+	// GET /admin/config.
+	Config func() any
+}
+
+// Handler returns the admin request handler.
+func Handler(o Options) fasthttp.RequestHandler {
+	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+	return func(ctx *fasthttp.RequestCtx) {
+		path := string(ctx.Path())
+		switch {
+		case path == "/metrics":
+			metrics(ctx)
+		case path == "/healthz":
+			writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
+		case path == "/readyz":
+			if o.Ready() {
+				writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
+				return
+			}
+			problem.Write(ctx, problem.New(fasthttp.StatusServiceUnavailable, "draining", "Service Unavailable", "The gateway is shutting down."))
+		case path == "/admin/reload":
+			if !ctx.IsPost() {
+				ctx.Response.Header.Set(fasthttp.HeaderAllow, "POST")
+				problem.Write(ctx, problem.New(fasthttp.StatusMethodNotAllowed, "method-not-allowed", "Method Not Allowed", "Use POST."))
+				return
+			}
+			if err := o.Reload(); err != nil {
+				p := problem.New(fasthttp.StatusUnprocessableEntity, "config-invalid", "Configuration rejected",
+					"The new configuration was rejected; the previous one stays active.")
+				for _, line := range strings.Split(err.Error(), "\n") {
+					field, msg, _ := strings.Cut(line, ": ")
+					p.Errors = append(p.Errors, problem.FieldError{Field: field, Message: msg})
+				}
+				problem.Write(ctx, p)
+				return
+			}
+			writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "reloaded"})
+		case path == "/admin/config":
+			writeJSON(ctx, fasthttp.StatusOK, o.Config())
+		case strings.HasPrefix(path, "/debug/pprof"):
+			pprofhandler.PprofHandler(ctx)
+		default:
+			problem.Write(ctx, problem.New(fasthttp.StatusNotFound, "not-found", "Not Found", "No such admin endpoint."))
+		}
+	}
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		problem.Write(ctx, problem.New(fasthttp.StatusInternalServerError, "internal", "Internal Server Error", "Cannot encode the response."))
+		return
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
+	ctx.SetBody(append(b, '\n'))
+}

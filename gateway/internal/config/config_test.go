@@ -1,0 +1,142 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEmbeddedDefaultIsValid(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen.HTTPS != ":8443" || c.Listen.Admin != "127.0.0.1:9090" || len(c.Upstreams) != 1 || len(c.Upstreams[0].Instances) != 2 {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+	if c.Routes[0].Timeout != 30*time.Second || c.Upstreams[0].Instances[0].Weight != 1 {
+		t.Fatalf("per-element defaults not filled: %+v", c.Routes[0])
+	}
+}
+
+func TestDeployExampleIsValid(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "deploy", "config", "gateway.yaml")
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("documented example missing: %v", err)
+	}
+	if _, err := Load(path, nil); err != nil {
+		t.Fatalf("deploy/config/gateway.yaml: %v", err)
+	}
+}
+
+func TestUnknownKeyIsAnErrorWithLine(t *testing.T) {
+	_, err := Parse([]byte("listen:\n  https: \":1\"\n  htps: \":2\"\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), `unknown field "htps"`) || !strings.Contains(err.Error(), "3") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestValidateReportsEveryProblemWithPath(t *testing.T) {
+	doc := `
+log: {level: loud}
+listen: {https: "nope", admin: "0.0.0.0:9090"}
+trusted_proxies: ["10.0.0.0/8", "bogus"]
+upstreams:
+  - name: campus
+    balancer: random
+    instances: [{addr: "127.0.0.1:1"}, {addr: "127.0.0.1:1"}]
+  - name: campus
+    instances: []
+routes:
+  - path_prefix: /api/
+    upstream: campus
+  - path_prefix: api
+    upstream: core
+  - path_prefix: /api/
+    upstream: campus
+`
+	_, err := Parse([]byte(doc), nil)
+	ps, ok := err.(Problems)
+	if !ok {
+		t.Fatalf("err %T %v", err, err)
+	}
+	got := err.Error()
+	for _, want := range []string{
+		"log.level:",
+		"listen.https:",
+		"listen.admin:",
+		"trusted_proxies[1]:",
+		"upstreams[0].balancer:",
+		"upstreams[0].instances[1].addr: duplicate",
+		"upstreams[1].name: duplicate",
+		"upstreams[1].instances: at least one",
+		"routes[1].path_prefix:",
+		`routes[1].upstream: unknown upstream "core"`,
+		"routes[2]: same host and path_prefix as routes[0]",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if len(ps) < 11 {
+		t.Errorf("only %d problems", len(ps))
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	env := []string{
+		"GATEWAY__LISTEN__HTTPS=127.0.0.1:9443",
+		"GATEWAY__SERVER__READ_TIMEOUT=3s",
+		"GATEWAY__UPSTREAMS__0__INSTANCES__2__ADDR=127.0.0.1:9003",
+		"GATEWAY__TRUSTED_PROXIES=10.0.0.0/8, 192.168.0.0/16",
+		"GATEWAY__LOG__ACCESS__ENABLED=false",
+		"UNRELATED=1",
+	}
+	c, err := Load("", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen.HTTPS != "127.0.0.1:9443" || c.Server.ReadTimeout != 3*time.Second ||
+		len(c.Upstreams[0].Instances) != 3 || c.Upstreams[0].Instances[2].Weight != 1 ||
+		len(c.TrustedProxies) != 2 || c.Log.Access.Enabled {
+		t.Fatalf("overrides not applied: %+v", c)
+	}
+	for _, bad := range []string{
+		"GATEWAY__LISTEN__HTTPX=1",
+		"GATEWAY__SERVER__READ_TIMEOUT=soon",
+		"GATEWAY__UPSTREAMS__5__NAME=x",
+		"GATEWAY__LISTEN__HTTPS__DEEPER=1",
+	} {
+		if _, err := Load("", []string{bad}); err == nil || !strings.Contains(err.Error(), strings.SplitN(bad, "=", 2)[0]) {
+			t.Errorf("%s: err = %v", bad, err)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(DefaultYAML())
+	f.Add([]byte("routes: [{path_prefix: /x, upstream: y}]"))
+	f.Add([]byte("listen: {https: ':1'}\nupstreams: [{name: a, instances: [{addr: 'h:1', weight: 5}]}]"))
+	f.Add([]byte("{{{"))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		c, err := Parse(doc, nil)
+		if err != nil {
+			return
+		}
+		// Anything accepted must be internally consistent.
+		if c.Validate() != nil {
+			t.Fatalf("Parse accepted a config that fails Validate")
+		}
+		pools := map[string]bool{}
+		for _, u := range c.Upstreams {
+			pools[u.Name] = true
+		}
+		for _, r := range c.Routes {
+			if !pools[r.Upstream] || !strings.HasPrefix(r.PathPrefix, "/") {
+				t.Fatalf("accepted bad route %+v", r)
+			}
+		}
+	})
+}

@@ -1,0 +1,227 @@
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// EnvPrefix starts every environment override. The rest of the variable
+// name is the YAML key path, upper-cased, with "__" between levels and list
+// indexes as numbers: GATEWAY__LISTEN__HTTPS=":9443",
+// GATEWAY__UPSTREAMS__0__INSTANCES__1__ADDR="10.0.0.7:9001",
+// GATEWAY__TRUSTED_PROXIES="10.0.0.0/8,192.168.0.0/16" (lists of scalars
+// are comma-separated).
+const EnvPrefix = "GATEWAY__"
+
+// DefaultYAML returns the embedded default configuration document.
+func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
+
+// Load reads the YAML file at path (the embedded default when path is
+// empty), decodes it strictly (unknown keys are errors, reported with their
+// line), fills defaults, applies environment overrides from env (KEY=VALUE
+// strings, as os.Environ returns) and validates the result. The returned
+// error lists every problem found, one per line with its field path.
+func Load(path string, env []string) (*Config, error) {
+	data := defaultYAML
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		data = b
+	}
+	return Parse(data, env)
+}
+
+// Parse is Load for an in-memory document.
+func Parse(data []byte, env []string) (*Config, error) {
+	c := base()
+	if len(bytes.TrimSpace(data)) > 0 {
+		dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField())
+		if err := dec.Decode(c); err != nil {
+			return nil, fmt.Errorf("config: %s", yaml.FormatError(err, false, true))
+		}
+	}
+	if err := applyEnv(c, env); err != nil {
+		return nil, err
+	}
+	c.fillDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// base returns the scalar defaults every document starts from.
+func base() *Config {
+	return &Config{
+		RuntimeDir: ".run",
+		Log:        Log{Level: "info", Format: "json", Access: AccessLog{Enabled: true, Sample2xx: 1}},
+		Listen:     Listen{HTTPS: ":8443"},
+		TLS:        TLS{MinVersion: "1.2"},
+		Server: Server{
+			ReadTimeout:     10 * time.Second,
+			WriteTimeout:    30 * time.Second,
+			IdleTimeout:     60 * time.Second,
+			MaxHeaderBytes:  16 << 10,
+			MaxBodyBytes:    1 << 20,
+			Concurrency:     256 * 1024,
+			DrainDelay:      2 * time.Second,
+			ShutdownTimeout: 20 * time.Second,
+		},
+	}
+}
+
+// fillDefaults sets per-element defaults for lists, which a document may
+// contain any number of.
+func (c *Config) fillDefaults() {
+	for i := range c.Upstreams {
+		u := &c.Upstreams[i]
+		if u.Balancer == "" {
+			u.Balancer = "round_robin"
+		}
+		if u.DialTimeout == 0 {
+			u.DialTimeout = 2 * time.Second
+		}
+		if u.MaxConnsPerInstance == 0 {
+			u.MaxConnsPerInstance = 1024
+		}
+		if u.MaxIdleConnDuration == 0 {
+			u.MaxIdleConnDuration = 30 * time.Second
+		}
+		for j := range u.Instances {
+			if u.Instances[j].Weight == 0 {
+				u.Instances[j].Weight = 1
+			}
+		}
+	}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		if r.Name == "" {
+			r.Name = r.PathPrefix
+		}
+		if r.Timeout == 0 {
+			r.Timeout = 30 * time.Second
+		}
+		r.Host = strings.ToLower(r.Host)
+	}
+}
+
+// applyEnv applies EnvPrefix overrides in a stable (sorted) order.
+func applyEnv(c *Config, env []string) error {
+	var keys []string
+	vals := map[string]string{}
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, EnvPrefix) {
+			continue
+		}
+		keys = append(keys, k)
+		vals[k] = v
+	}
+	sort.Strings(keys)
+	var errs []error
+	for _, k := range keys {
+		path := strings.Split(strings.ToLower(strings.TrimPrefix(k, EnvPrefix)), "__")
+		if err := setPath(reflect.ValueOf(c).Elem(), path, vals[k]); err != nil {
+			errs = append(errs, fmt.Errorf("env %s: %w", k, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// setPath walks v along YAML key names and list indexes and sets the leaf
+// from its text form.
+func setPath(v reflect.Value, path []string, text string) error {
+	if len(path) == 0 {
+		return setScalar(v, text)
+	}
+	seg := path[0]
+	switch v.Kind() {
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+			if name == seg {
+				return setPath(v.Field(i), path[1:], text)
+			}
+		}
+		return fmt.Errorf("unknown key %q", seg)
+	case reflect.Slice:
+		idx, err := strconv.Atoi(seg)
+		if err != nil || idx < 0 {
+			return fmt.Errorf("%q is not a list index", seg)
+		}
+		if idx > v.Len() {
+			return fmt.Errorf("index %d skips elements (list has %d)", idx, v.Len())
+		}
+		if idx == v.Len() {
+			v.Set(reflect.Append(v, reflect.Zero(v.Type().Elem())))
+		}
+		return setPath(v.Index(idx), path[1:], text)
+	default:
+		return fmt.Errorf("key %q below a scalar", seg)
+	}
+}
+
+func setScalar(v reflect.Value, text string) error {
+	if v.Type() == durationType {
+		d, err := time.ParseDuration(text)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration (e.g. 250ms, 30s)", text)
+		}
+		v.SetInt(int64(d))
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(text)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(text)
+		if err != nil {
+			return fmt.Errorf("%q is not a boolean", text)
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		n, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", text)
+		}
+		v.SetInt(n)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", text)
+		}
+		v.SetFloat(f)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			return errors.New("only lists of scalars can be set whole; index into the list")
+		}
+		var parts []string
+		for _, p := range strings.Split(text, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		v.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("cannot set a %s from the environment", v.Kind())
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/goccy/go-yaml"
+	"github.com/valyala/fasthttp"
+
+	"github.com/campshub360/edge/gateway/internal/balancer"
+	"github.com/campshub360/edge/gateway/internal/clientip"
+	"github.com/campshub360/edge/gateway/internal/config"
+	"github.com/campshub360/edge/gateway/internal/headers"
+	"github.com/campshub360/edge/gateway/internal/proxy"
+	"github.com/campshub360/edge/gateway/internal/route"
+)
+
+// graph is one configuration generation compiled for serving: routes,
+// upstream pools, policies and the request chain built over them. It is
+// immutable once built and swapped whole on reload; requests keep the
+// graph they started with until they finish.
+type graph struct {
+	cfg      *config.Config
+	hash     string
+	routes   *route.Table
+	pools    map[string]*balancer.Pool
+	resolver *clientip.Resolver
+	headers  *headers.Set
+	// handler is the request chain of this generation (pipeline.go).
+	handler fasthttp.RequestHandler
+}
+
+// routeTarget is what a compiled route carries.
+type routeTarget struct {
+	proxy        proxy.Target
+	maxBodyBytes int
+}
+
+// compile builds a graph from a validated config. It opens no sockets;
+// upstream connections are made lazily on first use.
+func compile(cfg *config.Config) (*graph, error) {
+	resolver, err := clientip.New(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	g := &graph{cfg: cfg, pools: map[string]*balancer.Pool{}, resolver: resolver, headers: headers.Defaults()}
+	for _, u := range cfg.Upstreams {
+		if len(u.Instances) > balancer.MaxInstances {
+			return nil, fmt.Errorf("upstream %q: at most %d instances", u.Name, balancer.MaxInstances)
+		}
+		p := &balancer.Pool{Name: u.Name, Policy: &balancer.RoundRobin{}}
+		for i, in := range u.Instances {
+			p.Instances = append(p.Instances, balancer.NewUpstream(u.Name, in.Addr, in.Weight, i, balancer.ClientOptions{
+				DialTimeout:         u.DialTimeout,
+				MaxConns:            u.MaxConnsPerInstance,
+				MaxIdleConnDuration: u.MaxIdleConnDuration,
+			}))
+		}
+		g.pools[u.Name] = p
+	}
+	var routes []*route.Route
+	for _, r := range cfg.Routes {
+		maxBody := r.MaxBodyBytes
+		if maxBody == 0 {
+			maxBody = cfg.Server.MaxBodyBytes
+		}
+		routes = append(routes, &route.Route{
+			Name: r.Name, Host: r.Host, Prefix: r.PathPrefix,
+			Target: &routeTarget{
+				proxy:        proxy.Target{Pool: g.pools[r.Upstream], Timeout: r.Timeout},
+				maxBodyBytes: maxBody,
+			},
+		})
+	}
+	g.routes = route.NewTable(routes)
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("hash config: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	g.hash = hex.EncodeToString(sum[:6])
+	return g, nil
+}
+
+// maxBodyBytes is the largest body any route accepts: the listener's read
+// limit. Per-route limits are enforced in the route stage.
+func (g *graph) maxBodyBytes() int {
+	m := g.cfg.Server.MaxBodyBytes
+	for _, r := range g.cfg.Routes {
+		if r.MaxBodyBytes > m {
+			m = r.MaxBodyBytes
+		}
+	}
+	return m
+}
+
+// close releases the idle upstream connections of the generation; in-flight
+// requests keep theirs until they complete.
+func (g *graph) close() {
+	for _, p := range g.pools {
+		p.Close()
+	}
+}
