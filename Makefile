@@ -18,7 +18,7 @@ test: ## run every test (throwaway PostgreSQL and Redis, race detector, end-to-e
 	@scripts/test.sh
 
 build: ## build the gateway and backend binaries into bin/
-	$(GO) build -o bin/ ./gateway/cmd/gateway ./backend/cmd/backend
+	$(GO) build -o bin/ ./gateway/cmd/gateway ./backend/cmd/backend ./benchmarks/cmd/loadgen
 
 vet: ## go vet every module
 	$(GO) vet $(MODULES)

@@ -47,21 +47,23 @@ type ClientOptions struct {
 
 // NewUpstream returns an instance with its own fasthttp.HostClient. The
 // client never retries on its own (MaxIdemponentCallAttempts 1, RetryIfErr
-// false: retries are the proxy's decision), never rewrites header names,
-// and adds no User-Agent. The request target it sends is the canonical
+// false: retries are the proxy's decision) and adds no User-Agent. Header
+// names of upstream responses are canonicalized on receipt, as the public
+// listener does for requests, so that every lookup, replacement and removal
+// the gateway makes is case-insensitive (RFC 9110 §5.1): an upstream
+// "server:" or "x-request-id:" line cannot slip past them. The request target it sends is the canonical
 // path the gateway routed on (fasthttp's normalized, re-quoted path), so
 // the upstream cannot be made to see a different path than the router.
 func NewUpstream(pool, addr string, weight, index int, o ClientOptions) *Upstream {
 	dialer := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
 	hc := &fasthttp.HostClient{
-		Addr:                          addr,
-		Name:                          "",
-		NoDefaultUserAgentHeader:      true,
-		DisableHeaderNamesNormalizing: true,
-		MaxConns:                      o.MaxConns,
-		MaxIdleConnDuration:           o.MaxIdleConnDuration,
-		MaxIdemponentCallAttempts:     1,
-		RetryIfErr:                    func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
+		Addr:                      addr,
+		Name:                      "",
+		NoDefaultUserAgentHeader:  true,
+		MaxConns:                  o.MaxConns,
+		MaxIdleConnDuration:       o.MaxIdleConnDuration,
+		MaxIdemponentCallAttempts: 1,
+		RetryIfErr:                func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
 		Dial: func(a string) (net.Conn, error) {
 			c, err := dialer.Dial("tcp", a)
 			if err != nil {

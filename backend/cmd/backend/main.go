@@ -1,0 +1,136 @@
+// Command backend is the CampsHub360 campus API server and its tooling.
+//
+//	backend serve   [--listen 127.0.0.1:9001] [--dev] [--runtime-dir DIR] [--check-config]
+//	backend migrate up | down [--to VERSION] | status
+//	backend seed    [--students 2000] [--weeks 2] [--seed 1] [--if-empty] [--timezone Asia/Kolkata]
+//
+// Every subcommand reads DATABASE_URL; serve also reads REDIS_URL and the
+// variables listed in internal/config. On failure the command prints one
+// line, "backend: <what went wrong>", to standard error and exits non-zero
+// (2 for usage errors, 1 otherwise).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	_ "time/tzdata" // the institution's time zone must resolve on minimal images
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "backend: "+oneLine(err.Error()))
+		var ue *usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// usageError is a command-line mistake (unknown command or flag).
+type usageError struct{ msg string }
+
+// Error returns the message.
+func (e *usageError) Error() string { return e.msg }
+
+const usage = `usage: backend <command> [flags]
+
+commands:
+  serve     run the HTTP API
+            --listen HOST:PORT   listen address (default 127.0.0.1:9001)
+            --dev                text logs at debug level
+            --runtime-dir DIR    write DIR/backend-<port>.json (pid, address) while serving
+            --check-config       validate the configuration and exit
+  migrate   up | down [--to VERSION] | status
+  seed      load a deterministic demo campus into an empty database
+            --students N (2000)  --weeks N (2)  --seed N (1)  --if-empty  --timezone TZ (Asia/Kolkata)
+
+environment:
+  DATABASE_URL (required), DATABASE_MAX_CONNS, DATABASE_MIN_CONNS, DATABASE_CONNECT_TIMEOUT,
+  DATABASE_QUERY_TIMEOUT, DATABASE_MAX_CONN_LIFETIME, DATABASE_MAX_CONN_IDLE_TIME,
+  REDIS_URL, LOG_LEVEL, LOG_FORMAT, SHUTDOWN_TIMEOUT, READY_TIMEOUT, PARTITION_MONTHS_AHEAD
+`
+
+// run executes the command line args (without the program name), reading
+// the environment through getenv. It returns nil on success, including
+// after a graceful shutdown when ctx is cancelled. A panic is reported as an
+// error, never as a stack trace.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("internal error: %v", v)
+		}
+	}()
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return &usageError{msg: "no command given (serve, migrate or seed)"}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		err = serve(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		err = migrate(ctx, rest, getenv, stdout)
+	case "seed":
+		err = seedCmd(ctx, rest, getenv, stdout)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return &usageError{msg: fmt.Sprintf("unknown command %q (want serve, migrate or seed)", cmd)}
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	if err != nil && isFlagError(err) {
+		return &usageError{msg: cmd + ": " + err.Error()}
+	}
+	return err
+}
+
+// flagError marks errors from parsing a subcommand's flags.
+type flagError struct{ err error }
+
+// Error returns the flag parser's message.
+func (e *flagError) Error() string { return e.err.Error() }
+
+// Unwrap returns the flag parser's error.
+func (e *flagError) Unwrap() error { return e.err }
+
+func isFlagError(err error) bool {
+	var fe *flagError
+	return errors.As(err, &fe)
+}
+
+// parseFlags parses args into fs, marking failures as flag errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &flagError{err: err}
+	}
+	if fs.NArg() > 0 {
+		return &flagError{err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// oneLine folds a message onto a single line.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/campshub360/edge/backend/internal/testdb"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// lockedBuffer collects output written by a running server.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func runCmd(t *testing.T, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	err := run(ctx, args, envOf(env), &out, io.Discard)
+	return out.String(), err
+}
+
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestRunUnreachableDatabase(t *testing.T) {
+	t.Parallel()
+	addr := closedAddr(t)
+	start := time.Now()
+	_, err := runCmd(t, map[string]string{"DATABASE_URL": "postgres://campus:hunter2@" + addr + "/campus?sslmode=disable"},
+		"serve", "--listen", "127.0.0.1:0")
+	if err == nil {
+		t.Fatal("serve with an unreachable database succeeded")
+	}
+	msg := oneLine(err.Error())
+	if want := "cannot reach PostgreSQL at " + addr + ": connection refused"; msg != want {
+		t.Errorf("error %q, want %q", msg, want)
+	}
+	if strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error is multi-line or leaks the password: %q", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
+
+func TestRunDatabaseThatNeverAnswers(t *testing.T) {
+	t.Parallel()
+	// A listener that accepts connections and never speaks.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	start := time.Now()
+	_, err = runCmd(t, map[string]string{
+		"DATABASE_URL":             "postgres://campus:pw@" + ln.Addr().String() + "/campus?sslmode=disable",
+		"DATABASE_CONNECT_TIMEOUT": "700ms",
+	}, "serve", "--listen", "127.0.0.1:0")
+	if err == nil || !strings.Contains(err.Error(), "cannot reach PostgreSQL at "+ln.Addr().String()+": no answer within 700ms") {
+		t.Fatalf("got %v, want a timeout naming the address", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s with a 700ms connect timeout", d)
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	t.Parallel()
+	var ue *usageError
+	for _, args := range [][]string{
+		nil,
+		{"frobnicate"},
+		{"serve", "--bogus"},
+		{"serve", "extra"},
+		{"migrate"},
+		{"migrate", "sideways"},
+		{"migrate", "up", "--to", "3"},
+		{"seed", "--students", "0"},
+		{"seed", "--timezone", "Mars/Olympus_Mons"},
+	} {
+		_, err := runCmd(t, map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1:1/x"}, args...)
+		if !errors.As(err, &ue) {
+			t.Errorf("%v: got %v, want a usage error", args, err)
+		}
+	}
+	for _, args := range [][]string{{"help"}, {"serve", "-h"}, {"seed", "--help"}} {
+		out, err := runCmd(t, nil, args...)
+		if err != nil || !strings.Contains(out, "usage: backend") {
+			t.Errorf("%v: err %v, output %q", args, err, out)
+		}
+	}
+	if _, err := runCmd(t, nil, "serve"); err == nil || !strings.Contains(err.Error(), "DATABASE_URL: is required") {
+		t.Errorf("serve without DATABASE_URL: %v", err)
+	}
+	if out, err := runCmd(t, map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1:1/x"}, "serve", "--check-config"); err != nil || !strings.Contains(out, "configuration ok") {
+		t.Errorf("--check-config: %v %q", err, out)
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	if got := oneLine("failed to connect:\n\tfirst\n\tsecond  "); got != "failed to connect: first second" {
+		t.Fatalf("oneLine = %q", got)
+	}
+}
+
+// waitForStateFile polls dir for the serve state file and returns its
+// contents.
+func waitForStateFile(t *testing.T, dir string, served <-chan error) stateFile {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-served:
+			t.Fatalf("serve returned before listening: %v", err)
+		default:
+		}
+		matches, _ := filepath.Glob(filepath.Join(dir, "backend-*.json"))
+		if len(matches) == 1 {
+			body, err := os.ReadFile(matches[0])
+			if err == nil {
+				var st stateFile
+				if err := json.Unmarshal(body, &st); err != nil {
+					t.Fatalf("state file %s: %v", body, err)
+				}
+				return st
+			}
+		}
+		time.Sleep(10 * time.Millisecond) // polling a file the server writes; no event to wait on
+	}
+	t.Fatal("serve did not write its state file within 30s")
+	return stateFile{}
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	res, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(body)
+}
+
+func TestCommandsEndToEnd(t *testing.T) {
+	t.Parallel()
+	db := testdb.NewEmpty(t)
+	env := map[string]string{"DATABASE_URL": db.URL, "REDIS_URL": testdb.RedisURL(t), "SHUTDOWN_TIMEOUT": "5s"}
+
+	// An unmigrated database: serve and seed refuse, saying what to run.
+	for _, cmd := range [][]string{{"serve", "--listen", "127.0.0.1:0"}, {"seed"}} {
+		if _, err := runCmd(t, env, cmd...); err == nil || !strings.Contains(err.Error(), "run `backend migrate up`") {
+			t.Fatalf("%v on an empty database: %v", cmd, err)
+		}
+	}
+	out, err := runCmd(t, env, "migrate", "status")
+	if err != nil || !strings.Contains(out, "pending") {
+		t.Fatalf("migrate status: %v\n%s", err, out)
+	}
+	out, err = runCmd(t, env, "migrate", "up")
+	if err != nil || !strings.Contains(out, "OK    up 00001_foundations.sql") {
+		t.Fatalf("migrate up: %v\n%s", err, out)
+	}
+	if out, err = runCmd(t, env, "migrate", "up"); err != nil || !strings.Contains(out, "no pending migrations") {
+		t.Fatalf("migrate up again: %v\n%s", err, out)
+	}
+
+	out, err = runCmd(t, env, "seed", "--students", "120", "--weeks", "1", "--seed", "9")
+	if err != nil || !strings.HasPrefix(out, "seeded ") || !strings.Contains(out, "120 students") {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	if out, err = runCmd(t, env, "seed", "--if-empty"); err != nil || !strings.Contains(out, "nothing to do") {
+		t.Fatalf("seed --if-empty: %v\n%s", err, out)
+	}
+	if _, err = runCmd(t, env, "seed"); err == nil || !strings.Contains(err.Error(), "already holds campus data") {
+		t.Fatalf("second seed: %v", err)
+	}
+
+	// Serve until cancelled.
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs lockedBuffer
+	served := make(chan error, 1)
+	go func() {
+		served <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--runtime-dir", dir}, envOf(env), io.Discard, &logs)
+	}()
+	st := waitForStateFile(t, dir, served)
+	if st.PID != os.Getpid() || st.Listen == "" {
+		t.Fatalf("state file %+v", st)
+	}
+	base := "http://" + st.Listen
+	if code, body := httpGet(t, base+"/ready"); code != 200 || !strings.Contains(body, `"redis":"ok"`) {
+		t.Fatalf("/ready: %d %s", code, body)
+	}
+	if code, body := httpGet(t, base+"/api/v1/students?limit=3&department=CSE"); code != 200 || !strings.Contains(body, `"department":"CSE"`) {
+		t.Fatalf("students: %d %s", code, body)
+	}
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("serve returned %v after cancellation, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of cancellation")
+	}
+	if matches, _ := filepath.Glob(filepath.Join(dir, "backend-*.json")); len(matches) != 0 {
+		t.Fatalf("state file left behind: %v", matches)
+	}
+	for _, want := range []string{`"msg":"serving"`, `"msg":"shutting down"`, `"msg":"stopped"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logs.String())
+		}
+	}
+
+	// Rolling one migration back makes serve refuse again.
+	if out, err = runCmd(t, env, "migrate", "down"); err != nil || !strings.Contains(out, "OK    down") {
+		t.Fatalf("migrate down: %v\n%s", err, out)
+	}
+	if _, err := runCmd(t, env, "serve", "--listen", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "pending") {
+		t.Fatalf("serve after migrate down: %v", err)
+	}
+}
+
+func TestServeWithoutOrWithUnreachableRedis(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	for _, tc := range []struct {
+		name, redisURL, warning string
+		readyStatus             int
+	}{
+		{"unset", "", "REDIS_URL is not set; serving without Redis", 200},
+		{"unreachable", "redis://" + closedAddr(t) + "/0", "Redis is unreachable", 503},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var logs lockedBuffer
+			served := make(chan error, 1)
+			env := map[string]string{"DATABASE_URL": db.URL, "REDIS_URL": tc.redisURL, "READY_TIMEOUT": "300ms"}
+			go func() {
+				served <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--runtime-dir", dir}, envOf(env), io.Discard, &logs)
+			}()
+			st := waitForStateFile(t, dir, served)
+			if code, body := httpGet(t, "http://"+st.Listen+"/ready"); code != tc.readyStatus {
+				t.Fatalf("/ready: %d %s", code, body)
+			}
+			if code, _ := httpGet(t, "http://"+st.Listen+"/api/v1/students"); code != 200 {
+				t.Fatalf("students without Redis: %d", code)
+			}
+			if n := strings.Count(logs.String(), tc.warning); n != 1 {
+				t.Fatalf("warning %q logged %d times:\n%s", tc.warning, n, logs.String())
+			}
+			cancel()
+			if err := <-served; err != nil {
+				t.Fatalf("serve: %v", err)
+			}
+		})
+	}
+}

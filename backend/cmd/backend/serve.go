@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/campshub360/edge/shared/logging"
+	"github.com/campshub360/edge/shared/requestid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/campshub360/edge/backend/internal/api"
+	"github.com/campshub360/edge/backend/internal/config"
+	"github.com/campshub360/edge/backend/internal/store/postgres"
+)
+
+// partitionInterval is how often a running server re-checks its partitions
+// (a long-running process crosses month boundaries).
+const partitionInterval = 6 * time.Hour
+
+// serve runs the HTTP API until ctx is cancelled, then shuts down
+// gracefully: the listener closes, in-flight requests get
+// cfg.ShutdownTimeout to finish, and the pools close.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.LoadServe(args, getenv)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) || errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &flagError{err: err}
+	}
+	if cfg.CheckConfig {
+		fmt.Fprintln(stdout, "configuration ok")
+		return nil
+	}
+	log, err := logging.New(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+
+	pool, err := postgres.Open(ctx, cfg.Database, postgres.Options{
+		ApplicationName:  "campshub360-backend",
+		StatementTimeout: cfg.Database.QueryTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	if err := checkSchema(ctx, pool, cfg.Database.ConnectTimeout); err != nil {
+		return err
+	}
+	ensure := func(ctx context.Context) (int, error) {
+		from, to := postgres.PartitionWindow(time.Now(), time.UTC, cfg.PartitionMonthsAhead)
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		return postgres.EnsurePartitions(ctx, pool, from, to)
+	}
+	if n, err := ensure(ctx); err != nil {
+		return fmt.Errorf("create partitions: %w", err)
+	} else if n > 0 {
+		log.Info("created monthly partitions", "count", n)
+	}
+
+	checks := []api.Check{{Name: "postgres", Ping: pool.Ping}}
+	if cfg.RedisURL == "" {
+		log.Warn("REDIS_URL is not set; serving without Redis")
+	} else {
+		rdb, err := openRedis(ctx, cfg.RedisURL, cfg.ReadyTimeout, log)
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+		checks = append(checks, api.Check{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		postgres.NewPoolCollector(pool),
+	)
+	a, err := api.New(api.Deps{
+		Students:     postgres.NewStore(pool, cfg.Database.QueryTimeout),
+		Checks:       checks,
+		ReadyTimeout: cfg.ReadyTimeout,
+		Logger:       log,
+		Registry:     reg,
+		IDs:          requestid.NewGenerator(nil),
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	srv := a.NewServer(api.ServerOptions{})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	addr := ln.Addr().String()
+
+	if cfg.RuntimeDir != "" {
+		path, err := writeStateFile(cfg.RuntimeDir, addr)
+		if err != nil {
+			_ = srv.Shutdown()
+			_ = ln.Close()
+			<-served
+			return err
+		}
+		defer os.Remove(path)
+	}
+	log.Info("serving", "addr", addr, "redis", cfg.RedisURL != "")
+
+	// Keep partitions ahead of the calendar while running.
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(partitionInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-bg.Done():
+				return
+			case <-t.C:
+				if n, err := ensure(bg); err != nil {
+					log.Error("partition maintenance failed", "error", err.Error())
+				} else if n > 0 {
+					log.Info("created monthly partitions", "count", n)
+				}
+			}
+		}
+	})
+	defer func() { stopBG(); wg.Wait() }()
+
+	select {
+	case err := <-served:
+		if err == nil {
+			err = errors.New("listener closed unexpectedly")
+		}
+		return fmt.Errorf("serve on %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "deadline", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.ShutdownWithContext(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: requests still in flight after %s", cfg.ShutdownTimeout)
+	}
+	// ShutdownWithContext skips a listener Serve has not registered yet (a
+	// signal right at startup); closing it makes Serve return regardless.
+	_ = ln.Close()
+	<-served
+	log.Info("stopped")
+	return nil
+}
+
+// checkSchema refuses to serve a database whose schema is not exactly the
+// embedded migrations (pending or newer versions).
+func checkSchema(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration) error {
+	m, err := postgres.NewMigrator(pool)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return m.Check(ctx)
+}
+
+// openRedis connects to Redis at url. An unreachable server is logged once
+// and tolerated: the readiness check reports it until it answers.
+func openRedis(ctx context.Context, url string, timeout time.Duration, log *slog.Logger) (*redis.Client, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, errors.New("REDIS_URL is not a valid Redis URL")
+	}
+	opts.DialTimeout = max(timeout, 500*time.Millisecond)
+	opts.ReadTimeout = timeout
+	opts.WriteTimeout = timeout
+	opts.ContextTimeoutEnabled = true
+	opts.MaxRetries = 1
+	opts.DialerRetries = 1
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	// go-redis reports pool dial failures through a process-wide logger;
+	// route them into ours at debug level (the readiness check reports an
+	// unreachable Redis once, at warn).
+	redis.SetLogger(redisLogger{log})
+	rdb := redis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		log.Warn("Redis is unreachable; serving without it until it answers", "addr", opts.Addr, "error", err.Error())
+	}
+	return rdb, nil
+}
+
+// stateFile is the JSON written to --runtime-dir while serving.
+type stateFile struct {
+	PID       int    `json:"pid"`
+	Listen    string `json:"listen"`
+	StartedAt string `json:"started_at"`
+}
+
+// writeStateFile atomically writes dir/backend-<port>.json and returns its
+// path.
+func writeStateFile(dir, addr string) (string, error) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if _, err := strconv.Atoi(port); err != nil {
+		return "", fmt.Errorf("listen address %s has no numeric port", addr)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("runtime dir: %w", err)
+	}
+	body, err := json.Marshal(stateFile{PID: os.Getpid(), Listen: addr, StartedAt: time.Now().UTC().Format(time.RFC3339)})
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "backend-"+port+".json")
+	tmp, err := os.CreateTemp(dir, ".backend-*.tmp")
+	if err != nil {
+		return "", fmt.Errorf("runtime dir: %w", err)
+	}
+	if _, err := tmp.Write(append(body, '\n')); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("runtime dir: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("runtime dir: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("runtime dir: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("runtime dir: %w", err)
+	}
+	return path, nil
+}
+
+// redisLogger adapts go-redis's internal logger to slog at debug level.
+type redisLogger struct{ l *slog.Logger }
+
+// Printf implements go-redis's internal.Logging.
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.DebugContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
+}

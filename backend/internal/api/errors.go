@@ -1,0 +1,95 @@
+package api
+
+import (
+	"errors"
+
+	"github.com/campshub360/edge/shared/problem"
+	"github.com/campshub360/edge/shared/requestid"
+	"github.com/valyala/fasthttp"
+
+	"github.com/campshub360/edge/backend/internal/domain"
+)
+
+// Problem type slugs (appended to problem.TypeBase) the backend answers
+// with. Clients may match on them; they never change meaning.
+const (
+	slugValidation       = "validation"
+	slugNotFound         = "not-found"
+	slugMethodNotAllowed = "method-not-allowed"
+	slugUnavailable      = "unavailable"
+	slugInternal         = "internal"
+	slugBadRequest       = "bad-request"
+	slugTooLarge         = "request-too-large"
+	slugTimeout          = "request-timeout"
+)
+
+// fail answers ctx for err. It is the one mapping from errors to HTTP:
+//
+//	*domain.InvalidError     -> 400 validation, one errors[] entry per violation
+//	domain.ErrNotFound       -> 404 not-found
+//	domain.ErrUnavailable    -> 503 unavailable, Retry-After: 1 (logged at warn)
+//	anything else            -> 500 internal (logged at error)
+//
+// Bodies never carry err's text: the log line has it, with the request id.
+func (a *API) fail(ctx *fasthttp.RequestCtx, err error) {
+	var inv *domain.InvalidError
+	switch {
+	case errors.As(err, &inv):
+		fields := make([]problem.FieldError, len(inv.Violations))
+		for i, v := range inv.Violations {
+			fields[i] = problem.FieldError{Field: v.Field, Message: v.Message}
+		}
+		writeProblem(ctx, problem.Validation("The request has invalid parameters.", fields...))
+	case errors.Is(err, domain.ErrNotFound):
+		writeProblem(ctx, problem.New(fasthttp.StatusNotFound, slugNotFound, "Not Found",
+			"The requested resource does not exist."))
+	case errors.Is(err, domain.ErrUnavailable):
+		a.log.Warn("dependency unavailable",
+			"request_id", string(ctx.Response.Header.Peek(requestid.Header)),
+			"route", string(ctx.Path()), "error", err.Error())
+		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
+		writeProblem(ctx, problem.New(fasthttp.StatusServiceUnavailable, slugUnavailable, "Service Unavailable",
+			"A backing service did not answer in time; retry shortly."))
+	default:
+		a.log.Error("internal error",
+			"request_id", string(ctx.Response.Header.Peek(requestid.Header)),
+			"route", string(ctx.Path()), "error", err.Error())
+		writeProblem(ctx, problem.New(fasthttp.StatusInternalServerError, slugInternal, "Internal Server Error",
+			"The server failed to handle this request."))
+	}
+}
+
+// writeProblem writes p as the response; problem responses are never
+// stored by caches.
+func writeProblem(ctx *fasthttp.RequestCtx, p problem.Problem) {
+	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
+	problem.Write(ctx, p)
+}
+
+// serverError is fasthttp's ErrorHandler: it answers requests fasthttp
+// could not read (malformed, too large, too slow) with a problem that has
+// its own request id, as the chain never ran for them.
+func (a *API) serverError(ctx *fasthttp.RequestCtx, err error) {
+	var buf [requestid.Len]byte
+	ctx.Response.Header.SetBytesV(requestid.Header, a.ids.AppendNew(buf[:0]))
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.As(err, &small):
+		writeProblem(ctx, problem.New(fasthttp.StatusRequestHeaderFieldsTooLarge, slugTooLarge,
+			"Request Header Fields Too Large", "The request headers are larger than the server accepts."))
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		writeProblem(ctx, problem.New(fasthttp.StatusRequestEntityTooLarge, slugTooLarge, "Content Too Large",
+			"The request body is larger than the server accepts."))
+	case isTimeout(err):
+		writeProblem(ctx, problem.New(fasthttp.StatusRequestTimeout, slugTimeout, "Request Timeout",
+			"The request was not received in time."))
+	default:
+		writeProblem(ctx, problem.New(fasthttp.StatusBadRequest, slugBadRequest, "Bad Request",
+			"The request could not be parsed."))
+	}
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}

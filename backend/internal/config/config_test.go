@@ -1,0 +1,133 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+const goodURL = "postgres://campus:s3cret@127.0.0.1:5432/campus?sslmode=disable"
+
+func TestLoadServeDefaults(t *testing.T) {
+	cfg, err := LoadServe(nil, env(map[string]string{"DATABASE_URL": goodURL}))
+	if err != nil {
+		t.Fatalf("LoadServe: %v", err)
+	}
+	if cfg.Listen != DefaultListen || cfg.LogLevel != "info" || cfg.LogFormat != "json" || cfg.RedisURL != "" {
+		t.Errorf("unexpected defaults: %+v", cfg)
+	}
+	db := cfg.Database
+	if db.MaxConns != 10 || db.MinConns != 0 || db.ConnectTimeout != 5*time.Second || db.QueryTimeout != 5*time.Second {
+		t.Errorf("unexpected database defaults: %+v", db)
+	}
+	if cfg.ShutdownTimeout != 15*time.Second || cfg.ReadyTimeout != time.Second || cfg.PartitionMonthsAhead != DefaultPartitionMonthsAhead {
+		t.Errorf("unexpected timeouts: %+v", cfg)
+	}
+}
+
+func TestLoadServeFlagsAndEnv(t *testing.T) {
+	cfg, err := LoadServe([]string{"--listen", "127.0.0.1:0", "--dev", "--runtime-dir", "/tmp/x"}, env(map[string]string{
+		"DATABASE_URL":           goodURL,
+		"DATABASE_MAX_CONNS":     "25",
+		"DATABASE_QUERY_TIMEOUT": "750ms",
+		"REDIS_URL":              "redis://127.0.0.1:6379/0",
+		"LOG_FORMAT":             "json",
+	}))
+	if err != nil {
+		t.Fatalf("LoadServe: %v", err)
+	}
+	if cfg.Listen != "127.0.0.1:0" || !cfg.Dev || cfg.RuntimeDir != "/tmp/x" {
+		t.Errorf("flags not applied: %+v", cfg)
+	}
+	if cfg.LogLevel != "debug" || cfg.LogFormat != "json" {
+		t.Errorf("--dev defaults with LOG_FORMAT override: level %q format %q", cfg.LogLevel, cfg.LogFormat)
+	}
+	if cfg.Database.MaxConns != 25 || cfg.Database.QueryTimeout != 750*time.Millisecond || cfg.RedisURL == "" {
+		t.Errorf("env not applied: %+v", cfg)
+	}
+}
+
+func TestLoadServeReportsEveryProblem(t *testing.T) {
+	_, err := LoadServe([]string{"--listen", "nope"}, env(map[string]string{
+		"DATABASE_MAX_CONNS":       "0",
+		"DATABASE_CONNECT_TIMEOUT": "forever",
+		"REDIS_URL":                "http://user:hunter2@host/",
+		"LOG_LEVEL":                "loud",
+		"SHUTDOWN_TIMEOUT":         "1ms",
+		"PARTITION_MONTHS_AHEAD":   "99",
+	}))
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want *Error", err)
+	}
+	want := []string{"--listen", "LOG_LEVEL", "DATABASE_URL", "DATABASE_MAX_CONNS", "DATABASE_CONNECT_TIMEOUT", "REDIS_URL", "SHUTDOWN_TIMEOUT", "PARTITION_MONTHS_AHEAD"}
+	got := map[string]bool{}
+	for _, p := range ce.Problems {
+		got[p.Path] = true
+	}
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("problem for %s not reported; got %v", w, ce.Problems)
+		}
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "hunter2") {
+		t.Errorf("error leaks a password: %s", msg)
+	}
+	if strings.Contains(msg, "\n") {
+		t.Errorf("error is not one line: %q", msg)
+	}
+}
+
+func TestDatabaseURLErrorsDoNotLeakPasswords(t *testing.T) {
+	for _, u := range []string{
+		"postgres://campus:hunter2@127.0.0.1:notaport/campus",
+		"host=127.0.0.1 password=hunter2 port=abc",
+	} {
+		_, err := LoadDatabase(env(map[string]string{"DATABASE_URL": u}))
+		if err == nil {
+			t.Fatalf("LoadDatabase(%q) accepted a bad URL", u)
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error leaks the password: %v", err)
+		}
+	}
+}
+
+func TestLoadServeMinAboveMax(t *testing.T) {
+	_, err := LoadServe(nil, env(map[string]string{"DATABASE_URL": goodURL, "DATABASE_MAX_CONNS": "2", "DATABASE_MIN_CONNS": "3"}))
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_MIN_CONNS") {
+		t.Fatalf("got %v, want a DATABASE_MIN_CONNS problem", err)
+	}
+}
+
+func TestLoadServeFlagErrors(t *testing.T) {
+	if _, err := LoadServe([]string{"-h"}, env(nil)); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: got %v, want flag.ErrHelp", err)
+	}
+	if _, err := LoadServe([]string{"--bogus"}, env(nil)); err == nil {
+		t.Error("unknown flag accepted")
+	}
+	if _, err := LoadServe([]string{"extra"}, env(nil)); err == nil {
+		t.Error("positional argument accepted")
+	}
+}
+
+func TestValidateListen(t *testing.T) {
+	for _, ok := range []string{"127.0.0.1:9001", ":8080", "localhost:0", "[::1]:9001"} {
+		if err := validateListen(ok); err != nil {
+			t.Errorf("validateListen(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "127.0.0.1", "127.0.0.1:70000", "127.0.0.1:-1", "bad host:80", "h:port"} {
+		if err := validateListen(bad); err == nil {
+			t.Errorf("validateListen(%q) accepted", bad)
+		}
+	}
+}
