@@ -109,6 +109,7 @@ done
 
 gwargs=()
 [ -n "${GATEWAY_CONFIG:-}" ] && gwargs=(--config "$GATEWAY_CONFIG")
+[ -n "${REDIS_URL:-}" ] && export GATEWAY__REDIS__URL="$REDIS_URL"
 "$RUN/bin/gateway" "${gwargs[@]}" >"$RUN/logs/gateway-access.log" 2>"$RUN/logs/gateway.log" &
 echo $! >"$RUN/gateway.pid"
 wait_http "https://localhost:8443/health/" 30 ||

@@ -32,6 +32,8 @@ type Config struct {
 	Upstreams []Upstream `yaml:"upstreams"`
 	// Routes map requests (host and path prefix) to upstream pools.
 	Routes []Route `yaml:"routes"`
+	// Redis is the optional shared store (redis.go).
+	Redis Redis `yaml:"redis"`
 }
 
 // Log configures logging.

@@ -88,6 +88,7 @@ func base() *Config {
 // fillDefaults sets per-element defaults for lists, which a document may
 // contain any number of.
 func (c *Config) fillDefaults() {
+	c.fillRedisDefaults()
 	for i := range c.Upstreams {
 		u := &c.Upstreams[i]
 		if u.Balancer == "" {

@@ -198,6 +198,7 @@ func (c *Config) Validate() error {
 			ck.add(p+".max_body_bytes", "must not be negative")
 		}
 	}
+	c.validateRedis(&ck)
 	if len(ck.ps) == 0 {
 		return nil
 	}

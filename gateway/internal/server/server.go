@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/gateway/internal/admin"
@@ -68,6 +69,10 @@ type Server struct {
 	path      string
 	env       []string
 
+	// redis is the shared store client, nil when none is configured. It
+	// is created once; its address does not change on reload.
+	redis *redis.Client
+
 	current  atomic.Pointer[graph]
 	draining atomic.Bool
 	reloadMu sync.Mutex
@@ -96,6 +101,15 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	}
 	if err := s.loadCerts(cfg); err != nil {
 		return nil, err
+	}
+	ro, err := cfg.RedisOptions()
+	if err != nil {
+		return nil, err
+	}
+	if ro != nil {
+		s.redis = redis.NewClient(ro) // connects lazily
+	} else {
+		s.log.Warn("no Redis configured (redis.url): rate limits and cache invalidation are local to this instance")
 	}
 	g, err := s.build(cfg)
 	if err != nil {
@@ -273,6 +287,9 @@ func (s *Server) shutdown(cfg *config.Config) {
 		acancel()
 	}
 	s.current.Load().close()
+	if s.redis != nil {
+		_ = s.redis.Close()
+	}
 	s.log.Info("gateway stopped")
 }
 
