@@ -48,6 +48,10 @@ type Exchange struct {
 	CacheStatus string
 	// RateLimit is the limiter decision for the access log (ratelimit).
 	RateLimit string
+	// Subject is the verified token subject ("" when the request carried
+	// no verified token) and Role its role claim, for per-user rate
+	// limits and cache partitions (edge token verification).
+	Subject, Role string
 }
 
 func (e *Exchange) reset() {
