@@ -19,9 +19,12 @@ cd "$root"
 RUN="$root/.run"
 mkdir -p "$RUN/logs" "$RUN/bin"
 
-# One stack at a time.
-if [ -f "$RUN/run.pid" ] && kill -0 "$(cat "$RUN/run.pid")" 2>/dev/null; then
-	die "the stack is already running (pid $(cat "$RUN/run.pid")); stop it with 'make stop' first"
+# One stack at a time: an exclusive lock on .run/run.lock, held for the
+# life of this script (the kernel drops it when the script dies, however it
+# dies, so a stale PID file can never block or misdirect a later run).
+exec 9>"$RUN/run.lock"
+if ! flock -n 9; then
+	die "the stack is already running (pid $(cat "$RUN/run.pid" 2>/dev/null || echo '?')); stop it with 'make stop' first"
 fi
 echo $$ >"$RUN/run.pid"
 
@@ -53,8 +56,8 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# Ctrl-C and `make stop` are how a user ends the stack: not a failure.
+trap 'exit 0' INT TERM
 
 command -v go >/dev/null 2>&1 || die "go not found: install Go 1.26 (https://go.dev/dl/)"
 command -v curl >/dev/null 2>&1 || apt_install curl || die "curl not found: install it (apt-get install curl)"
@@ -73,7 +76,9 @@ if [ -z "${DATABASE_URL:-}" ]; then
 		(umask 077 && random_secret >"$RUN/pg.password")
 	fi
 	pgport=${PG_PORT:-55432}
-	pg_start "$pgbin" "$data" "$pgport" "$(cat "$RUN/pg.password")"
+	# Children must not inherit the run lock (fd 9), or a server outliving a
+	# killed run script would keep the lock held.
+	pg_start "$pgbin" "$data" "$pgport" "$(cat "$RUN/pg.password")" 9>&-
 	started_pg=1
 	export DATABASE_URL="postgres://campus:$(cat "$RUN/pg.password")@127.0.0.1:$pgport/campus?sslmode=disable"
 	log "PostgreSQL on 127.0.0.1:$pgport (data in .run/pg)"
@@ -84,7 +89,7 @@ fi
 if [ -z "${REDIS_URL:-}" ]; then
 	if redisbin=$(ensure_redis); then
 		redisport=${REDIS_PORT:-56379}
-		redis_start "$redisbin" "$redisport" "$RUN/redis" "$RUN/redis.pid"
+		redis_start "$redisbin" "$redisport" "$RUN/redis" "$RUN/redis.pid" 9>&-
 		export REDIS_URL="redis://127.0.0.1:$redisport/0"
 		log "Redis on 127.0.0.1:$redisport"
 	else
@@ -97,10 +102,21 @@ fi
 "$RUN/bin/backend" migrate up
 "$RUN/bin/backend" seed --if-empty --students "${SEED_STUDENTS:-2000}" --weeks 2
 
+# start_backend N starts backend instance N on 127.0.0.1:900N, appending
+# to its log.
+start_backend() {
+	"$RUN/bin/backend" serve --listen "127.0.0.1:900$1" --dev --runtime-dir "$RUN" \
+		>>"$RUN/logs/backend-$1.log" 2>&1 9>&- &
+	echo $! >"$RUN/backend-$1.pid"
+}
+# start_gateway starts the gateway, appending to its logs.
+start_gateway() {
+	"$RUN/bin/gateway" "${gwargs[@]}" >>"$RUN/logs/gateway-access.log" 2>>"$RUN/logs/gateway.log" 9>&- &
+	echo $! >"$RUN/gateway.pid"
+}
+
 for i in 1 2; do
-	"$RUN/bin/backend" serve --listen "127.0.0.1:900$i" --dev --runtime-dir "$RUN" \
-		>"$RUN/logs/backend-$i.log" 2>&1 &
-	echo $! >"$RUN/backend-$i.pid"
+	start_backend "$i"
 done
 for i in 1 2; do
 	wait_http "http://127.0.0.1:900$i/health/" 30 ||
@@ -110,8 +126,7 @@ done
 gwargs=()
 [ -n "${GATEWAY_CONFIG:-}" ] && gwargs=(--config "$GATEWAY_CONFIG")
 [ -n "${REDIS_URL:-}" ] && export GATEWAY__REDIS__URL="$REDIS_URL"
-"$RUN/bin/gateway" "${gwargs[@]}" >"$RUN/logs/gateway-access.log" 2>"$RUN/logs/gateway.log" &
-echo $! >"$RUN/gateway.pid"
+start_gateway
 wait_http "https://localhost:8443/health/" 30 ||
 	die "the gateway did not become ready; see .run/logs/gateway.log: $(tail -n 1 "$RUN/logs/gateway.log" 2>/dev/null)"
 
@@ -124,17 +139,39 @@ CampsHub360 Edge is running.
   Backends       http://127.0.0.1:9001  http://127.0.0.1:9002
   Logs           .run/logs/
 Try:
-  curl -k https://localhost:8443/api/v1/students?limit=5
+  curl -k 'https://localhost:8443/api/v1/students?limit=5'
 
 Ctrl-C or 'make stop' stops everything.
 EOF
 
-# Stay in the foreground until Ctrl-C/make stop, or until a component dies.
-pids=("$(cat "$RUN/backend-1.pid")" "$(cat "$RUN/backend-2.pid")" "$(cat "$RUN/gateway.pid")")
-[ -f "$RUN/redis.pid" ] && pids+=("$(cat "$RUN/redis.pid")")
-set +e
-wait -n "${pids[@]}"
-rc=$?
-set -e
-log "a component exited (status $rc); see .run/logs/"
-exit 1
+# Stay in the foreground until Ctrl-C or `make stop`, supervising the
+# components: one that dies is logged and restarted (at most 5 times in 5
+# minutes each), so losing a backend is what it is in production, one
+# instance fewer for a moment, not the end of the stack.
+declare -A restarts
+supervise() {
+	local name=$1 pidfile=$2 starter=$3 now pid
+	pid=$(cat "$pidfile" 2>/dev/null || true)
+	{ [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; } && return 0
+	now=$(date +%s)
+	local history="${restarts[$name]:-}" recent=() t
+	for t in $history; do [ $((now - t)) -lt 300 ] && recent+=("$t"); done
+	if [ ${#recent[@]} -ge 5 ]; then
+		die "$name keeps dying (5 restarts in 5 minutes); see .run/logs/"
+	fi
+	recent+=("$now")
+	restarts[$name]="${recent[*]}"
+	log "$name (pid ${pid:-?}) exited; restarting it (see .run/logs/)"
+	$starter
+}
+while true; do
+	sleep 1 9>&- &
+	wait $! || true
+	supervise backend-1 "$RUN/backend-1.pid" "start_backend 1"
+	supervise backend-2 "$RUN/backend-2.pid" "start_backend 2"
+	supervise gateway "$RUN/gateway.pid" start_gateway
+	if [ -f "$RUN/redis.pid" ] && ! kill -0 "$(cat "$RUN/redis.pid")" 2>/dev/null; then
+		rm -f "$RUN/redis.pid"
+		log "warning: redis-server exited; the stack goes on without Redis (see .run/redis/redis.log)"
+	fi
+done

@@ -8,8 +8,18 @@ cd "$root"
 . scripts/lib.sh
 RUN="$root/.run"
 
-if [ -f "$RUN/run.pid" ] && kill -0 "$(cat "$RUN/run.pid")" 2>/dev/null; then
-	pid=$(cat "$RUN/run.pid")
+# The run script holds .run/run.lock for its whole life; only then is the
+# PID in run.pid believed (and only if that process is the run script).
+running_pid() {
+	[ -f "$RUN/run.lock" ] || return 1
+	flock -n "$RUN/run.lock" true 2>/dev/null && return 1
+	local pid
+	pid=$(cat "$RUN/run.pid" 2>/dev/null) || return 1
+	grep -qa "scripts/run.sh" "/proc/$pid/cmdline" 2>/dev/null || return 1
+	echo "$pid"
+}
+
+if pid=$(running_pid); then
 	log "stopping the stack (pid $pid)"
 	kill -TERM "$pid"
 	for _ in $(seq 1 600); do
