@@ -22,6 +22,7 @@ package authn
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"log/slog"
@@ -267,7 +268,7 @@ func (a *Authenticator) verify(ctx *fasthttp.RequestCtx, tok []byte) (subject, r
 		return s, r, true
 	}
 	if a.keys.Current() == nil {
-		a.keys.RefreshUnknown(ctx)
+		a.keys.RefreshUnknown(context.Background())
 		if a.keys.Current() == nil {
 			a.count(ResultUnavailable)
 			ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "5")
@@ -278,7 +279,9 @@ func (a *Authenticator) verify(ctx *fasthttp.RequestCtx, tok []byte) (subject, r
 	}
 	raw := string(tok)
 	c, err := a.v.Verify(raw)
-	if errors.Is(err, token.ErrUnknownKey) && a.keys.RefreshUnknown(ctx) {
+	// The fetch has its own timeout; the request context is not used as
+	// parent (fasthttp's is the server's lifetime, not the request's).
+	if errors.Is(err, token.ErrUnknownKey) && a.keys.RefreshUnknown(context.Background()) {
 		gen = a.keys.Generation()
 		c, err = a.v.Verify(raw)
 	}
