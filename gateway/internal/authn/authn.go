@@ -293,8 +293,15 @@ func (a *Authenticator) verify(ctx *fasthttp.RequestCtx, tok []byte) (subject, r
 	a.count(ResultVerified)
 	if c.ExpiresAt != nil {
 		until := c.ExpiresAt.Add(-a.margin)
+		from := now
+		if c.NotBefore != nil && c.NotBefore.Add(-a.v.Leeway).Before(from) {
+			from = c.NotBefore.Add(-a.v.Leeway)
+		}
+		if c.IssuedAt != nil && c.IssuedAt.Add(-a.v.Leeway).After(from) {
+			from = c.IssuedAt.Add(-a.v.Leeway)
+		}
 		if until.After(now) {
-			a.cache.Put(key, c.Subject, c.Role, until.UnixNano(), gen)
+			a.cache.Put(key, c.Subject, c.Role, from.UnixNano(), until.UnixNano(), gen)
 		}
 	}
 	return c.Subject, c.Role, true

@@ -336,8 +336,8 @@ func TestCacheBoundedLRU(t *testing.T) {
 	c := NewCache(cacheShards, m) // one entry per shard
 	var k1, k2 [32]byte
 	k2[1] = 1 // same shard (k[0] == 0)
-	c.Put(k1, "a", "r", 100, 0)
-	c.Put(k2, "b", "r", 100, 0)
+	c.Put(k1, "a", "r", 0, 100, 0)
+	c.Put(k2, "b", "r", 0, 100, 0)
 	if _, _, ok := c.Get(k1, 0, 0); ok {
 		t.Fatal("full shard did not evict its least recently used entry")
 	}
@@ -347,14 +347,20 @@ func TestCacheBoundedLRU(t *testing.T) {
 	if _, _, ok := c.Get(k2, 100, 0); ok {
 		t.Fatal("entry used at its expiry")
 	}
-	c.Put(k1, "a", "r", 100, 1)
+	var k3 [32]byte
+	k3[0] = 5
+	c.Put(k3, "c", "r", 50, 100, 0)
+	if _, _, ok := c.Get(k3, 10, 0); ok {
+		t.Fatal("entry used before its not-before")
+	}
+	c.Put(k1, "a", "r", 0, 100, 1)
 	if _, _, ok := c.Get(k1, 0, 2); ok {
 		t.Fatal("entry of an older key generation used")
 	}
 	for i := 0; i < 10_000; i++ {
 		var k [32]byte
 		k[0], k[1], k[2] = byte(i), byte(i>>8), 7
-		c.Put(k, "s", "r", 100, 0)
+		c.Put(k, "s", "r", 0, 100, 0)
 	}
 	if c.Len() > cacheShards || testutil.ToFloat64(m.CacheEntries) != float64(c.Len()) {
 		t.Fatalf("len %d, gauge %v", c.Len(), testutil.ToFloat64(m.CacheEntries))
@@ -367,7 +373,7 @@ func TestCacheBoundedLRU(t *testing.T) {
 		t.Fatal("close kept entries")
 	}
 	var nilCache *Cache
-	nilCache.Put(k1, "a", "r", 1, 0)
+	nilCache.Put(k1, "a", "r", 0, 1, 0)
 	if _, _, ok := nilCache.Get(k1, 0, 0); ok {
 		t.Fatal("nil cache hit")
 	}

@@ -14,8 +14,10 @@ const cacheShards = 64
 const maxCachedClaimBytes = 256
 
 // Cache holds verification results by the SHA-256 of the token: subject,
-// role, the key set generation they were verified under, and the instant
-// (Unix nanoseconds) after which they must not be used. It holds at most
+// role, the key set generation they were verified under, and the window
+// [from, until) (Unix nanoseconds) in which they may be used: from the
+// token's nbf (a clock stepping back cannot revive a not-yet-valid token)
+// until shortly before its exp. It holds at most
 // its capacity in entries, each shard evicting its least recently used
 // entry when full. Safe for concurrent use.
 //
@@ -40,7 +42,7 @@ type cacheShard struct {
 type cacheEntry struct {
 	key           [32]byte
 	subject, role string
-	until         int64
+	from, until   int64
 	gen           uint64
 	prev, next    *cacheEntry
 }
@@ -74,7 +76,7 @@ func (c *Cache) Get(key [32]byte, now int64, gen uint64) (subject, role string, 
 		s.mu.Unlock()
 		return "", "", false
 	}
-	if now >= e.until || e.gen != gen {
+	if now >= e.until || now < e.from || e.gen != gen {
 		s.remove(e)
 		s.mu.Unlock()
 		c.dropped(1, false)
@@ -86,15 +88,15 @@ func (c *Cache) Get(key [32]byte, now int64, gen uint64) (subject, role string, 
 	return subject, role, true
 }
 
-// Put stores a result usable until until (Unix nanoseconds).
-func (c *Cache) Put(key [32]byte, subject, role string, until int64, gen uint64) {
+// Put stores a result usable in [from, until) (Unix nanoseconds).
+func (c *Cache) Put(key [32]byte, subject, role string, from, until int64, gen uint64) {
 	if c == nil || len(subject)+len(role) > maxCachedClaimBytes || c.closed.Load() {
 		return
 	}
 	s := c.shard(&key)
 	s.mu.Lock()
 	if e := s.items[key]; e != nil {
-		e.subject, e.role, e.until, e.gen = subject, role, until, gen
+		e.subject, e.role, e.from, e.until, e.gen = subject, role, from, until, gen
 		s.moveToFront(e)
 		s.mu.Unlock()
 		return
@@ -104,7 +106,7 @@ func (c *Cache) Put(key [32]byte, subject, role string, until int64, gen uint64)
 		s.remove(s.tail)
 		evicted++
 	}
-	e := &cacheEntry{key: key, subject: subject, role: role, until: until, gen: gen}
+	e := &cacheEntry{key: key, subject: subject, role: role, from: from, until: until, gen: gen}
 	s.items[key] = e
 	s.pushFront(e)
 	s.mu.Unlock()
