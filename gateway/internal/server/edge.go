@@ -124,6 +124,7 @@ func (s *Server) initEdge(cfg *config.Config) error {
 	if err := s.loadCerts(cfg); err != nil {
 		return err
 	}
+	s.certs.SetPolicy(cfg.TLS.MinVersion, cfg.TLS.HandshakeTimeout)
 	return s.syncWatcher(cfg)
 }
 

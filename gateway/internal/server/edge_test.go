@@ -550,3 +550,38 @@ func TestUpstreamMutualTLS(t *testing.T) {
 		t.Fatalf("upstream requiring a client certificate answered %d without one", r.StatusCode)
 	}
 }
+
+// A reload that changes tls.min_version applies to new handshakes.
+func TestMinVersionReload(t *testing.T) {
+	up := startEcho(t, "a")
+	e := startEdge(t, up.addr, "")
+	dial12 := func() error {
+		c, err := tls.Dial("tcp", e.addrs.HTTPS, &tls.Config{RootCAs: e.ca.Pool(), ServerName: "campus.test", MaxVersion: tls.VersionTLS12})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := dial12(); err != nil {
+		t.Fatalf("TLS 1.2 refused with min_version 1.2: %v", err)
+	}
+	doc, _ := os.ReadFile(e.cfg)
+	doc = []byte(strings.Replace(string(doc), "  handshake_timeout: 2s\n", "  handshake_timeout: 2s\n  min_version: \"1.3\"\n", 1))
+	if err := os.WriteFile(e.cfg, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.client.Post("http://"+e.addrs.Admin+"/admin/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 200 {
+		t.Fatalf("reload %d", r.StatusCode)
+	}
+	if err := dial12(); err == nil {
+		t.Fatal("TLS 1.2 accepted after min_version 1.3")
+	}
+	if r, _ := e.do(t, "GET", "/api/v1/x", nil, ""); r.StatusCode != 200 {
+		t.Fatal("TLS 1.3 request failed")
+	}
+}

@@ -155,8 +155,8 @@ func (s *Server) build(cfg *config.Config) (*graph, error) {
 	return g, nil
 }
 
-// loadCerts loads the configured certificates (edge.go: certSource) and
-// sets the listener's TLS policy; on error the served set stays.
+// loadCerts loads the configured certificates (edge.go: certSource); on
+// error the served set stays.
 func (s *Server) loadCerts(cfg *config.Config) error {
 	src, err := s.certSource(cfg)
 	if err != nil {
@@ -165,7 +165,6 @@ func (s *Server) loadCerts(cfg *config.Config) error {
 	if err := s.certs.Load(src); err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
-	s.certs.SetPolicy(cfg.TLS.MinVersion, cfg.TLS.HandshakeTimeout)
 	return nil
 }
 
@@ -330,6 +329,7 @@ func (s *Server) Reload() error {
 	if old.keys != nil {
 		old.keys.Close() // the new generation fetches keys from now on
 	}
+	s.certs.SetPolicy(cfg.TLS.MinVersion, cfg.TLS.HandshakeTimeout)
 	if err := s.syncWatcher(cfg); err != nil {
 		s.log.Warn("certificate watcher not started", "error", err.Error())
 	}
