@@ -36,6 +36,52 @@ func (ks *KeySet) Key(kid string) (ed25519.PublicKey, bool) {
 // Len returns the number of keys.
 func (ks *KeySet) Len() int { return len(ks.keys) }
 
+// KeyIDs returns the key ids of the set in sorted order (a fresh slice).
+func (ks *KeySet) KeyIDs() []string {
+	ids := make([]string, 0, len(ks.keys))
+	for kid := range ks.keys {
+		ids = append(ids, kid)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Equal reports whether ks and other hold the same key ids with the same
+// keys. A nil set equals only a nil set.
+func (ks *KeySet) Equal(other *KeySet) bool {
+	if ks == nil || other == nil {
+		return ks == other
+	}
+	if len(ks.keys) != len(other.keys) {
+		return false
+	}
+	for kid, k := range ks.keys {
+		o, ok := other.keys[kid]
+		if !ok || !k.Equal(o) {
+			return false
+		}
+	}
+	return true
+}
+
+// Covers reports whether every key of other is in ks under the same id
+// (ks may hold more). A nil other is covered by any set.
+func (ks *KeySet) Covers(other *KeySet) bool {
+	if other == nil {
+		return true
+	}
+	if ks == nil {
+		return len(other.keys) == 0
+	}
+	for kid, k := range other.keys {
+		o, ok := ks.keys[kid]
+		if !ok || !k.Equal(o) {
+			return false
+		}
+	}
+	return true
+}
+
 // jwk is one OKP key of a JWK Set (RFC 8037 §2).
 type jwk struct {
 	Kty string `json:"kty"`

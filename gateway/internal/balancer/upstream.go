@@ -7,6 +7,8 @@
 package balancer
 
 import (
+	"context"
+	"crypto/tls"
 	"net"
 	"sync/atomic"
 	"time"
@@ -43,6 +45,10 @@ type ClientOptions struct {
 	MaxConns int
 	// MaxIdleConnDuration closes keep-alive connections idle this long.
 	MaxIdleConnDuration time.Duration
+	// TLS, when not nil, makes every connection a TLS connection with this
+	// client configuration (ServerName empty: the host part of the
+	// address). The handshake is part of the dial, bounded by DialTimeout.
+	TLS *tls.Config
 }
 
 // NewUpstream returns an instance with its own fasthttp.HostClient. The
@@ -56,6 +62,20 @@ type ClientOptions struct {
 // the upstream cannot be made to see a different path than the router.
 func NewUpstream(pool, addr string, weight, index int, o ClientOptions) *Upstream {
 	dialer := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
+	dial := dialer.Dial
+	if o.TLS != nil {
+		td := &tls.Dialer{NetDialer: dialer, Config: o.TLS}
+		if td.Config.ServerName == "" {
+			host, _, _ := net.SplitHostPort(addr)
+			td.Config = td.Config.Clone()
+			td.Config.ServerName = host
+		}
+		dial = func(network, a string) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), o.DialTimeout)
+			defer cancel()
+			return td.DialContext(ctx, network, a)
+		}
+	}
 	hc := &fasthttp.HostClient{
 		Addr:                      addr,
 		Name:                      "",
@@ -65,7 +85,7 @@ func NewUpstream(pool, addr string, weight, index int, o ClientOptions) *Upstrea
 		MaxIdemponentCallAttempts: 1,
 		RetryIfErr:                func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
 		Dial: func(a string) (net.Conn, error) {
-			c, err := dialer.Dial("tcp", a)
+			c, err := dial("tcp", a)
 			if err != nil {
 				return nil, &DialError{Err: err}
 			}

@@ -34,6 +34,12 @@ type Config struct {
 	Routes []Route `yaml:"routes"`
 	// Redis is the optional shared store (redis.go).
 	Redis Redis `yaml:"redis"`
+	// Headers configures the security headers sent on every response and
+	// HSTS on HTTPS responses (headers.go).
+	Headers Headers `yaml:"headers"`
+	// Auth configures access-token verification at the edge: the issuer,
+	// audience and JWKS the routes marked `auth:` verify against (auth.go).
+	Auth Auth `yaml:"auth"`
 }
 
 // Log configures logging.
@@ -67,18 +73,37 @@ type Listen struct {
 	Admin string `yaml:"admin"`
 }
 
-// TLS configures TLS termination.
+// TLS configures TLS termination (tls.go validates it).
 type TLS struct {
-	// Certificates are PEM cert/key file pairs; the first is the default
-	// for clients without SNI. Empty: a self-signed certificate for
+	// Certificates are PEM cert/key file pairs served by SNI. With neither
+	// Certificates nor CertificatesDir, a self-signed certificate for
 	// localhost is generated once under RuntimeDir.
 	Certificates []Certificate `yaml:"certificates"`
+	// CertificatesDir is scanned for more pairs: NAME.crt or NAME.pem with
+	// NAME.key, and subdirectories NAME/ holding tls.crt+tls.key
+	// (Kubernetes secret) or fullchain.pem+privkey.pem (ACME clients).
+	CertificatesDir string `yaml:"certificates_dir"`
+	// DefaultCertificate names the pair served to clients without SNI or
+	// with a name no certificate covers; empty: the first listed pair, else
+	// the first pair of the directory in name order.
+	DefaultCertificate string `yaml:"default_certificate"`
 	// MinVersion is "1.2" or "1.3".
 	MinVersion string `yaml:"min_version"`
+	// HandshakeTimeout bounds a TLS handshake; a client that has not
+	// finished it by then is disconnected.
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	// Watch reloads certificates when their files (or the directory)
+	// change, without a configuration reload.
+	Watch bool `yaml:"watch"`
 }
 
 // Certificate is one PEM certificate chain and its private key.
 type Certificate struct {
+	// Name labels the pair in logs and in the
+	// gateway_tls_cert_expiry_timestamp_seconds metric and may be named by
+	// tls.default_certificate; default: the certificate's subject CN, else
+	// its first DNS name.
+	Name     string `yaml:"name"`
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
 }
@@ -122,6 +147,8 @@ type Upstream struct {
 	MaxConnsPerInstance int `yaml:"max_conns_per_instance"`
 	// MaxIdleConnDuration closes pooled keep-alive connections idle this long.
 	MaxIdleConnDuration time.Duration `yaml:"max_idle_conn_duration"`
+	// TLS makes connections to the pool's instances TLS (tls.go).
+	TLS UpstreamTLS `yaml:"tls"`
 }
 
 // Instance is one backend address.
@@ -149,4 +176,15 @@ type Route struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxBodyBytes overrides server.max_body_bytes for this route (0: inherit).
 	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// Headers overrides the security headers on this route's responses.
+	Headers RouteHeaders `yaml:"headers"`
+	// CORS answers cross-origin requests for this route at the edge; off
+	// while AllowOrigins is empty (headers.go).
+	CORS CORS `yaml:"cors"`
+	// Auth is "none" (default), "optional" (a bearer token is verified
+	// when present) or "required" (auth.go).
+	Auth string `yaml:"auth"`
+	// Roles, when not empty, are the "role" claim values allowed on the
+	// route (auth: required only); other roles get 403.
+	Roles []string `yaml:"roles"`
 }

@@ -71,7 +71,9 @@ func base() *Config {
 		RuntimeDir: ".run",
 		Log:        Log{Level: "info", Format: "json", Access: AccessLog{Enabled: true, Sample2xx: 1}},
 		Listen:     Listen{HTTPS: ":8443"},
-		TLS:        TLS{MinVersion: "1.2"},
+		TLS:        TLS{MinVersion: "1.2", Watch: true},
+		Headers:    Headers{HSTS: HSTS{MaxAge: 365 * 24 * time.Hour, IncludeSubdomains: true}},
+		Auth:       Auth{Issuer: "campshub360", Audience: "campus-api", Cache: AuthCache{MaxEntries: 100_000}},
 		Server: Server{
 			ReadTimeout:     10 * time.Second,
 			WriteTimeout:    30 * time.Second,
@@ -89,6 +91,9 @@ func base() *Config {
 // contain any number of.
 func (c *Config) fillDefaults() {
 	c.fillRedisDefaults()
+	c.fillTLSDefaults()
+	c.fillHeadersDefaults()
+	c.fillAuthDefaults()
 	for i := range c.Upstreams {
 		u := &c.Upstreams[i]
 		if u.Balancer == "" {

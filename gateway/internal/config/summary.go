@@ -12,9 +12,12 @@ func Summary(c *Config) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "configuration is valid\n")
 	fmt.Fprintf(&b, "listen: https=%s http=%s admin=%s\n", c.Listen.HTTPS, orNone(c.Listen.HTTP), orNone(c.Listen.Admin))
-	if len(c.TLS.Certificates) == 0 {
+	switch {
+	case len(c.TLS.Certificates) == 0 && c.TLS.CertificatesDir == "":
 		fmt.Fprintf(&b, "tls: min %s, self-signed development certificate under %s\n", c.TLS.MinVersion, c.RuntimeDir)
-	} else {
+	case c.TLS.CertificatesDir != "":
+		fmt.Fprintf(&b, "tls: min %s, %d certificate(s) listed plus those in %s\n", c.TLS.MinVersion, len(c.TLS.Certificates), c.TLS.CertificatesDir)
+	default:
 		fmt.Fprintf(&b, "tls: min %s, %d certificate(s)\n", c.TLS.MinVersion, len(c.TLS.Certificates))
 	}
 	fmt.Fprintf(&b, "trusted proxies: %s\n", orNone(strings.Join(c.TrustedProxies, ", ")))

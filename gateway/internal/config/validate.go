@@ -85,20 +85,7 @@ func (c *Config) Validate() error {
 		ck.add("listen.admin", "%q must be a loopback or private address, never a public or wildcard one", a)
 	}
 
-	switch c.TLS.MinVersion {
-	case "1.2", "1.3":
-	default:
-		ck.add("tls.min_version", "%q: want 1.2 or 1.3", c.TLS.MinVersion)
-	}
-	for i, cert := range c.TLS.Certificates {
-		p := fmt.Sprintf("tls.certificates[%d]", i)
-		if cert.CertFile == "" {
-			ck.add(p+".cert_file", "must be set")
-		}
-		if cert.KeyFile == "" {
-			ck.add(p+".key_file", "must be set")
-		}
-	}
+	c.validateTLS(&ck)
 
 	s := c.Server
 	for _, d := range []struct {
@@ -199,6 +186,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateRedis(&ck)
+	c.validateHeaders(&ck)
+	c.validateAuth(&ck)
 	if len(ck.ps) == 0 {
 		return nil
 	}

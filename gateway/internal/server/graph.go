@@ -8,6 +8,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/valyala/fasthttp"
 
+	"github.com/campshub360/edge/gateway/internal/authn"
 	"github.com/campshub360/edge/gateway/internal/balancer"
 	"github.com/campshub360/edge/gateway/internal/clientip"
 	"github.com/campshub360/edge/gateway/internal/config"
@@ -27,6 +28,9 @@ type graph struct {
 	pools    map[string]*balancer.Pool
 	resolver *clientip.Resolver
 	headers  *headers.Set
+	// keys and auth verify tokens (nil when no route uses auth; edge.go).
+	keys *authn.Keys
+	auth *authn.Authenticator
 	// handler is the request chain of this generation (pipeline.go).
 	handler fasthttp.RequestHandler
 }
@@ -35,6 +39,7 @@ type graph struct {
 type routeTarget struct {
 	proxy        proxy.Target
 	maxBodyBytes int
+	edge         edgeRoute
 }
 
 // compile builds a graph from a validated config. It opens no sockets;
@@ -44,10 +49,14 @@ func compile(cfg *config.Config) (*graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &graph{cfg: cfg, pools: map[string]*balancer.Pool{}, resolver: resolver, headers: headers.Defaults()}
+	g := &graph{cfg: cfg, pools: map[string]*balancer.Pool{}, resolver: resolver, headers: globalHeaders(cfg)}
 	for _, u := range cfg.Upstreams {
 		if len(u.Instances) > balancer.MaxInstances {
 			return nil, fmt.Errorf("upstream %q: at most %d instances", u.Name, balancer.MaxInstances)
+		}
+		tlsConf, err := upstreamTLS(u)
+		if err != nil {
+			return nil, err
 		}
 		p := &balancer.Pool{Name: u.Name, Policy: &balancer.RoundRobin{}}
 		for i, in := range u.Instances {
@@ -55,6 +64,7 @@ func compile(cfg *config.Config) (*graph, error) {
 				DialTimeout:         u.DialTimeout,
 				MaxConns:            u.MaxConnsPerInstance,
 				MaxIdleConnDuration: u.MaxIdleConnDuration,
+				TLS:                 tlsConf,
 			}))
 		}
 		g.pools[u.Name] = p
@@ -65,11 +75,16 @@ func compile(cfg *config.Config) (*graph, error) {
 		if maxBody == 0 {
 			maxBody = cfg.Server.MaxBodyBytes
 		}
+		edge, err := compileEdgeRoute(cfg, r, g.headers)
+		if err != nil {
+			return nil, err
+		}
 		routes = append(routes, &route.Route{
 			Name: r.Name, Host: r.Host, Prefix: r.PathPrefix,
 			Target: &routeTarget{
 				proxy:        proxy.Target{Pool: g.pools[r.Upstream], Timeout: r.Timeout},
 				maxBodyBytes: maxBody,
+				edge:         edge,
 			},
 		})
 	}
@@ -98,6 +113,7 @@ func (g *graph) maxBodyBytes() int {
 // close releases the idle upstream connections of the generation; in-flight
 // requests keep theirs until they complete.
 func (g *graph) close() {
+	g.closeEdge()
 	for _, p := range g.pools {
 		p.Close()
 	}

@@ -5,7 +5,9 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/campshub360/edge/gateway/internal/authn"
 	"github.com/campshub360/edge/gateway/internal/clientip"
+	"github.com/campshub360/edge/gateway/internal/cors"
 	"github.com/campshub360/edge/gateway/internal/exchange"
 	"github.com/campshub360/edge/gateway/internal/headers"
 	"github.com/campshub360/edge/gateway/internal/observe"
@@ -22,10 +24,15 @@ type stage func(next fasthttp.RequestHandler) fasthttp.RequestHandler
 //	begin     exchange, start time, request id (echoed on every response)
 //	observe   RED metrics and the access log line, after the response
 //	recover   a panic becomes a 500 problem
-//	headers   security headers on every response, upstream Server removed
+//	match     host + longest path prefix -> route, recorded in the exchange
+//	          so every later stage reads the route's policies
+//	headers   security headers (per route) on every response, HSTS over
+//	          TLS, upstream Server/X-Powered-By removed
+//	cors      preflights answered here; CORS headers and Vary: Origin
 //	clientip  trusted-proxy walk of X-Forwarded-For
-//	route     host + longest path prefix -> route, body limit
-//	proxy     balancer pick, rewrite, forward, safe retry, error mapping
+//	auth      bearer token verification (per route), identity headers
+//	proxy     body limit, balancer pick, rewrite, forward, safe retry,
+//	          error mapping; 404 when no route matched
 func (s *Server) chain(g *graph) fasthttp.RequestHandler {
 	stages := []stage{
 		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
@@ -40,9 +47,16 @@ func (s *Server) chain(g *graph) fasthttp.RequestHandler {
 			}, next)
 		},
 		func(next fasthttp.RequestHandler) fasthttp.RequestHandler { return observe.Recover(s.log, next) },
-		func(next fasthttp.RequestHandler) fasthttp.RequestHandler { return headers.Middleware(g.headers, next) },
+		func(next fasthttp.RequestHandler) fasthttp.RequestHandler { return match(g, next) },
+		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+			return headers.Middleware(g.headersFor, next)
+		},
+		func(next fasthttp.RequestHandler) fasthttp.RequestHandler { return cors.Middleware(corsFor, next) },
 		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			return clientip.Middleware(g.resolver, next)
+		},
+		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+			return authn.Middleware(g.auth, authFor, next)
 		},
 	}
 	h := s.routeAndProxy(g)
@@ -52,16 +66,28 @@ func (s *Server) chain(g *graph) fasthttp.RequestHandler {
 	return h
 }
 
-// routeAndProxy is the terminal stage: route match, then the proxy.
+// match records the request's route (nil when none matches) in the
+// exchange. It does not allocate.
+func match(g *graph, next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if r := g.routes.Match(ctx.Host(), ctx.Path()); r != nil {
+			ex := exchange.From(ctx)
+			ex.Route = r.Name
+			ex.Matched = r
+		}
+		next(ctx)
+	}
+}
+
+// routeAndProxy is the terminal stage: the matched route's body limit,
+// then the proxy.
 func (s *Server) routeAndProxy(g *graph) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		r := g.routes.Match(ctx.Host(), ctx.Path())
+		r := exchange.From(ctx).Matched
 		if r == nil {
 			problem.Write(ctx, problem.New(fasthttp.StatusNotFound, "no-route", "Not Found", "No route serves this path."))
 			return
 		}
-		ex := exchange.From(ctx)
-		ex.Route = r.Name
 		t := r.Target.(*routeTarget)
 		if len(ctx.Request.Body()) > t.maxBodyBytes {
 			ctx.SetConnectionClose()

@@ -7,7 +7,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/gateway/internal/admin"
+	"github.com/campshub360/edge/gateway/internal/authn"
 	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/exchange"
 	"github.com/campshub360/edge/gateway/internal/metrics"
@@ -63,11 +63,16 @@ type Server struct {
 	proxy     *proxy.Proxy
 	ids       *requestid.Generator
 	exchanges exchange.Pool
-	certs     tlsconfig.Store
+	certs     *tlsconfig.Store
 	now       func() time.Time
 	version   string
 	path      string
 	env       []string
+
+	// certWatcher reloads certificates when their files change (nil when
+	// tls.watch is off); authMetrics are edge auth's collectors (edge.go).
+	certWatcher *tlsconfig.Watcher
+	authMetrics *authn.Metrics
 
 	// redis is the shared store client, nil when none is configured. It
 	// is created once; its address does not change on reload.
@@ -99,7 +104,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		ids:   requestid.NewGenerator(o.Now),
 		proxy: proxy.New(m, o.Log, o.Now),
 	}
-	if err := s.loadCerts(cfg); err != nil {
+	if err := s.initEdge(cfg); err != nil {
 		return nil, err
 	}
 	ro, err := cfg.RedisOptions()
@@ -143,23 +148,21 @@ func (s *Server) build(cfg *config.Config) (*graph, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.buildAuth(g, s.current.Load()); err != nil {
+		return nil, err
+	}
 	g.handler = s.chain(g)
 	return g, nil
 }
 
+// loadCerts loads the configured certificates (edge.go: certSource); on
+// error the served set stays.
 func (s *Server) loadCerts(cfg *config.Config) error {
-	var pairs []tlsconfig.Pair
-	for _, c := range cfg.TLS.Certificates {
-		pairs = append(pairs, tlsconfig.Pair{CertFile: c.CertFile, KeyFile: c.KeyFile})
+	src, err := s.certSource(cfg)
+	if err != nil {
+		return err
 	}
-	if len(pairs) == 0 {
-		cert, key, err := tlsconfig.EnsureSelfSigned(cfg.RuntimeDir, s.now())
-		if err != nil {
-			return fmt.Errorf("self-signed certificate: %w", err)
-		}
-		pairs = []tlsconfig.Pair{{CertFile: cert, KeyFile: key}}
-	}
-	if err := s.certs.Load(pairs); err != nil {
+	if err := s.certs.Load(src); err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
 	return nil
@@ -237,7 +240,7 @@ func (s *Server) Addrs() Addrs {
 func (s *Server) Serve(ctx context.Context) error {
 	cfg := s.current.Load().cfg
 	errc := make(chan error, 3)
-	tlsLn := tls.NewListener(s.httpsLn, s.certs.ServerConfig(cfg.TLS.MinVersion))
+	tlsLn := s.certs.Listen(s.httpsLn)
 	go func() { errc <- s.httpsSrv.Serve(tlsLn) }()
 	if s.httpLn != nil {
 		go func() { errc <- s.httpSrv.Serve(s.httpLn) }()
@@ -287,6 +290,9 @@ func (s *Server) shutdown(cfg *config.Config) {
 		acancel()
 	}
 	s.current.Load().close()
+	if s.certWatcher != nil {
+		_ = s.certWatcher.Close()
+	}
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
@@ -320,6 +326,13 @@ func (s *Server) Reload() error {
 	}
 	s.current.Store(g)
 	s.recordLoad(g, false)
+	if old.keys != nil {
+		old.keys.Close() // the new generation fetches keys from now on
+	}
+	s.certs.SetPolicy(cfg.TLS.MinVersion, cfg.TLS.HandshakeTimeout)
+	if err := s.syncWatcher(cfg); err != nil {
+		s.log.Warn("certificate watcher not started", "error", err.Error())
+	}
 	// Close the old generation's idle upstream connections once its
 	// longest route timeout has passed; in-flight requests hold their own.
 	grace := time.Second
@@ -367,7 +380,7 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	host := hostOnly(ctx.Host())
 	if !validHost(host) {
 		ctx.Response.Header.Set(problem.HeaderRequestID, s.ids.New())
-		g.headers.Apply(&ctx.Response.Header)
+		g.headers.Apply(&ctx.Response.Header, false)
 		problem.Write(ctx, problem.New(fasthttp.StatusBadRequest, "bad-host", "Bad Request", "The Host header is missing or invalid."))
 		return
 	}
@@ -379,7 +392,7 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	}
 	target = append(target, ctx.URI().RequestURI()...)
 	ctx.Response.Header.Set(problem.HeaderRequestID, s.ids.New())
-	g.headers.Apply(&ctx.Response.Header)
+	g.headers.Apply(&ctx.Response.Header, false)
 	ctx.Response.Header.SetBytesV(fasthttp.HeaderLocation, target)
 	ctx.SetStatusCode(fasthttp.StatusPermanentRedirect)
 }
@@ -416,7 +429,7 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	}
 	ctx.Response.Reset()
 	ctx.Response.Header.Set(problem.HeaderRequestID, s.ids.New())
-	s.current.Load().headers.Apply(&ctx.Response.Header)
+	s.current.Load().headers.Apply(&ctx.Response.Header, ctx.IsTLS())
 	ctx.SetConnectionClose()
 	problem.Write(ctx, p)
 }
