@@ -112,7 +112,9 @@ type Server struct {
 type Upstream struct {
 	// Name is referenced by routes and used as a metric label.
 	Name string `yaml:"name"`
-	// Balancer selects an instance per request: round_robin.
+	// Balancer selects an instance per request: round_robin,
+	// weighted_round_robin, least_conn, p2c (default) or hash
+	// (balancing.go).
 	Balancer string `yaml:"balancer"`
 	// Instances are the pool's members.
 	Instances []Instance `yaml:"instances"`
@@ -122,6 +124,22 @@ type Upstream struct {
 	MaxConnsPerInstance int `yaml:"max_conns_per_instance"`
 	// MaxIdleConnDuration closes pooled keep-alive connections idle this long.
 	MaxIdleConnDuration time.Duration `yaml:"max_idle_conn_duration"`
+
+	// Balancing, health checks, admission control and retries
+	// (balancing.go documents each).
+	HashKey            string        `yaml:"hash_key"`
+	ReadTimeout        time.Duration `yaml:"read_timeout"`
+	WriteTimeout       time.Duration `yaml:"write_timeout"`
+	MaxConnWaitTimeout time.Duration `yaml:"max_conn_wait_timeout"`
+	// SlowStart is the window over which a recovered instance's share
+	// ramps up (default 10s; a negative value turns slow start off).
+	SlowStart      time.Duration `yaml:"slow_start"`
+	EWMADecay      time.Duration `yaml:"ewma_decay"`
+	PanicThreshold int           `yaml:"panic_threshold"`
+	Admission      Admission     `yaml:"admission"`
+	HealthCheck    HealthCheck   `yaml:"health_check"`
+	Passive        Passive       `yaml:"passive"`
+	Retry          Retry         `yaml:"retry"`
 }
 
 // Instance is one backend address.
@@ -149,4 +167,7 @@ type Route struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxBodyBytes overrides server.max_body_bytes for this route (0: inherit).
 	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// PerTryTimeout overrides the upstream's retry.per_try_timeout for
+	// this route (0: the upstream's).
+	PerTryTimeout time.Duration `yaml:"per_try_timeout"`
 }
