@@ -108,8 +108,11 @@ func NewPassive(pool *balancer.Pool, o PassiveOptions, ejections *prometheus.Cou
 	for _, r := range []string{ReasonConsecutiveErrors, ReasonConsecutive5xx, ReasonFailureRatio} {
 		p.counters[r] = ejections.WithLabelValues(pool.Name, r)
 	}
+	if p.o.Window <= 0 {
+		p.o.FailureRatio = 0 // no window, no ratio
+	}
 	for i := range p.inst {
-		p.inst[i].win.size = int64(o.Window)
+		p.inst[i].win.size = max(int64(o.Window), 1)
 	}
 	return p
 }
@@ -133,7 +136,9 @@ func (p *Passive) Observe(u *balancer.Upstream, o Outcome, now int64) {
 		s.consecErr++
 		s.consec5xx++
 	}
-	s.win.add(now, o != Success)
+	if p.o.FailureRatio > 0 {
+		s.win.add(now, o != Success)
+	}
 	reason := ""
 	switch {
 	case o == Success:
