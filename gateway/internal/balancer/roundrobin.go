@@ -3,8 +3,10 @@ package balancer
 import "sync/atomic"
 
 // RoundRobin cycles through the eligible instances in index order. An
-// instance in slow start is passed over with probability 1-factor, so its
-// share ramps up with its slow-start factor. Weights are ignored (see
+// instance in slow start gives up each of its turns with probability
+// 1-factor, and a turn given up is skipped as a whole (the next request's
+// turn is taken), so its share ramps up with its slow-start factor while
+// the others still alternate evenly. Weights are ignored (see
 // WeightedRoundRobin). Safe for concurrent use; Pick does not allocate.
 type RoundRobin struct {
 	next atomic.Uint64
@@ -13,14 +15,17 @@ type RoundRobin struct {
 
 // Pick implements Policy.
 func (r *RoundRobin) Pick(instances []*Upstream, eligible Set, req Request) *Upstream {
-	k := eligible.Len()
-	start := int((r.next.Add(1) - 1) % uint64(k))
-	for j := 0; j < k; j++ {
-		u := instances[eligible.Nth((start+j)%k)]
+	k := uint64(eligible.Len())
+	var first *Upstream
+	for j := uint64(0); j < k; j++ {
+		u := instances[eligible.Nth(int((r.next.Add(1)-1)%k))]
+		if first == nil {
+			first = u
+		}
 		if f := u.SlowStartFactor(req.Now); f < 1 && r.rand.Float64() >= f {
 			continue
 		}
 		return u
 	}
-	return instances[eligible.Nth(start)]
+	return first
 }
