@@ -45,7 +45,8 @@ type HealthCheck struct {
 	// probes of many gateways do not align (default 10% of interval; a
 	// negative value turns it off).
 	Jitter time.Duration `yaml:"jitter"`
-	// Timeout bounds one probe, connect included (default 1s).
+	// Timeout bounds one probe, connect included; at most Interval
+	// (default 1s, or Interval when shorter).
 	Timeout time.Duration `yaml:"timeout"`
 	// ExpectedStatus is the inclusive status range that passes, "200-399"
 	// (default) or a single code "204".
@@ -164,7 +165,7 @@ func (u *Upstream) fillBalancingDefaults() {
 	def(&h.Interval, 5*time.Second)
 	def(&h.UnhealthyInterval, time.Second)
 	def(&h.Jitter, h.Interval/10)
-	def(&h.Timeout, time.Second)
+	def(&h.Timeout, min(time.Second, h.Interval))
 	if h.ExpectedStatus == "" {
 		h.ExpectedStatus = "200-399"
 	}

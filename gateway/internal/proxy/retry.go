@@ -126,11 +126,6 @@ const (
 	headerIdempotency = "Idempotency-Key"
 )
 
-// defaultRetry is used by Targets without a policy: one try, except a
-// fail-over when the connection could not be made.
-var defaultRetry = &RetryPolicy{MaxAttempts: 2, BackoffBase: time.Millisecond, BackoffMax: time.Millisecond,
-	Budget: NewBudget(100, 1), Rand: balancer.NewRand(1)}
-
 // forward is the selection and retry loop, the one place the gateway
 // retries (DESIGN rule 6). It picks an instance, waits for admission,
 // sends the request with the per-try timeout within the route's total
@@ -155,7 +150,9 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, ex *exchange.Exchange, t *Targ
 	pool := t.Pool
 	rp := t.Retry
 	if rp == nil {
-		rp = defaultRetry
+		// No policy: a single try, plus one fail-over when the connection
+		// could not be made, budgeted per request.
+		rp = &RetryPolicy{MaxAttempts: 2, Budget: NewBudget(100, 1), Rand: balancer.NewRand(uint64(p.now().UnixNano()))}
 	}
 	deadline := ex.Start.Add(t.Timeout)
 	if ex.Start.IsZero() {
