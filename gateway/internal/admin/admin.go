@@ -31,6 +31,13 @@ type Options struct {
 	// Config returns the running configuration with secrets redacted, for
 	// GET /admin/config.
 	Config func() any
+	// Upstreams returns every pool's live state for GET /admin/upstreams
+	// (upstreams.go). Nil: the endpoint answers 404.
+	Upstreams func() any
+	// Drain takes an instance of a pool out of selection (drain true) or
+	// puts it back, returning its state; an error means no such pool or
+	// instance. POST and DELETE /admin/upstreams/{pool}/{instance}/drain.
+	Drain func(pool, instance string, drain bool) (any, error)
 }
 
 // Handler returns the admin request handler.
@@ -68,6 +75,8 @@ func Handler(o Options) fasthttp.RequestHandler {
 			writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "reloaded"})
 		case path == "/admin/config":
 			writeJSON(ctx, fasthttp.StatusOK, o.Config())
+		case path == "/admin/upstreams" || strings.HasPrefix(path, "/admin/upstreams/"):
+			serveUpstreams(ctx, o, path)
 		case strings.HasPrefix(path, "/debug/pprof"):
 			pprofhandler.PprofHandler(ctx)
 		default:

@@ -137,7 +137,9 @@ type Server struct {
 type Upstream struct {
 	// Name is referenced by routes and used as a metric label.
 	Name string `yaml:"name"`
-	// Balancer selects an instance per request: round_robin.
+	// Balancer selects an instance per request: round_robin,
+	// weighted_round_robin, least_conn, p2c (default) or hash
+	// (balancing.go).
 	Balancer string `yaml:"balancer"`
 	// Instances are the pool's members.
 	Instances []Instance `yaml:"instances"`
@@ -149,6 +151,22 @@ type Upstream struct {
 	MaxIdleConnDuration time.Duration `yaml:"max_idle_conn_duration"`
 	// TLS makes connections to the pool's instances TLS (tls.go).
 	TLS UpstreamTLS `yaml:"tls"`
+
+	// Balancing, health checks, admission control and retries
+	// (balancing.go documents each).
+	HashKey            string        `yaml:"hash_key"`
+	ReadTimeout        time.Duration `yaml:"read_timeout"`
+	WriteTimeout       time.Duration `yaml:"write_timeout"`
+	MaxConnWaitTimeout time.Duration `yaml:"max_conn_wait_timeout"`
+	// SlowStart is the window over which a recovered instance's share
+	// ramps up (default 10s; a negative value turns slow start off).
+	SlowStart      time.Duration `yaml:"slow_start"`
+	EWMADecay      time.Duration `yaml:"ewma_decay"`
+	PanicThreshold int           `yaml:"panic_threshold"`
+	Admission      Admission     `yaml:"admission"`
+	HealthCheck    HealthCheck   `yaml:"health_check"`
+	Passive        Passive       `yaml:"passive"`
+	Retry          Retry         `yaml:"retry"`
 }
 
 // Instance is one backend address.
@@ -187,4 +205,7 @@ type Route struct {
 	// Roles, when not empty, are the "role" claim values allowed on the
 	// route (auth: required only); other roles get 403.
 	Roles []string `yaml:"roles"`
+	// PerTryTimeout overrides the upstream's retry.per_try_timeout for
+	// this route (0: the upstream's).
+	PerTryTimeout time.Duration `yaml:"per_try_timeout"`
 }

@@ -96,9 +96,6 @@ func (c *Config) fillDefaults() {
 	c.fillAuthDefaults()
 	for i := range c.Upstreams {
 		u := &c.Upstreams[i]
-		if u.Balancer == "" {
-			u.Balancer = "round_robin"
-		}
 		if u.DialTimeout == 0 {
 			u.DialTimeout = 2 * time.Second
 		}
@@ -108,6 +105,7 @@ func (c *Config) fillDefaults() {
 		if u.MaxIdleConnDuration == 0 {
 			u.MaxIdleConnDuration = 30 * time.Second
 		}
+		u.fillBalancingDefaults()
 		for j := range u.Instances {
 			if u.Instances[j].Weight == 0 {
 				u.Instances[j].Weight = 1

@@ -125,11 +125,6 @@ func (c *Config) Validate() error {
 			ck.add(p+".name", "duplicate upstream %q", u.Name)
 		}
 		pools[u.Name] = true
-		switch u.Balancer {
-		case "round_robin":
-		default:
-			ck.add(p+".balancer", "%q: want round_robin", u.Balancer)
-		}
 		if len(u.Instances) == 0 {
 			ck.add(p+".instances", "at least one instance is required")
 		}
@@ -188,6 +183,7 @@ func (c *Config) Validate() error {
 	c.validateRedis(&ck)
 	c.validateHeaders(&ck)
 	c.validateAuth(&ck)
+	c.validateBalancing(&ck)
 	if len(ck.ps) == 0 {
 		return nil
 	}

@@ -32,6 +32,20 @@ type Metrics struct {
 	// UpstreamDuration observes upstream try latency in seconds:
 	// gateway_upstream_request_duration_seconds{upstream}.
 	UpstreamDuration *prometheus.HistogramVec
+
+	// Balancing and health (the proxy's retry loop and health.Passive).
+	// gateway_upstream_healthy and gateway_upstream_queue_depth are read
+	// from live state at scrape time by balancer.Collector.
+
+	// UpstreamEjections counts passive ejections:
+	// gateway_upstream_ejections_total{upstream,reason}, reason
+	// consecutive_errors, consecutive_5xx or failure_ratio.
+	UpstreamEjections *prometheus.CounterVec
+	// UpstreamRetries counts retry decisions:
+	// gateway_upstream_retries_total{upstream,outcome}, outcome success or
+	// failure (a retry's try), or why a wanted retry was not made:
+	// budget_exhausted, attempts_exhausted, deadline, no_instance, unsafe.
+	UpstreamRetries *prometheus.CounterVec
 }
 
 // LatencyBuckets are histogram bounds in seconds, dense below 100 ms where
@@ -71,10 +85,17 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "gateway_upstream_request_duration_seconds", Help: "Upstream try latency by pool.",
 			Buckets: LatencyBuckets,
 		}, []string{"upstream"}),
+		UpstreamEjections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_upstream_ejections_total", Help: "Passive health check ejections of upstream instances, by pool and reason.",
+		}, []string{"upstream", "reason"}),
+		UpstreamRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_upstream_retries_total", Help: "Upstream retries by pool and outcome (success, failure, or why none was made).",
+		}, []string{"upstream", "outcome"}),
 	}
 	for _, c := range []prometheus.Collector{
 		m.Requests, m.Duration, m.InFlight, m.OpenConnections, m.BuildInfo, m.ConfigReloads,
 		m.LastReloadSuccess, m.UpstreamRequests, m.UpstreamDuration,
+		m.UpstreamEjections, m.UpstreamRetries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		if err := reg.Register(c); err != nil {

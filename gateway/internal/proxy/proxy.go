@@ -16,6 +16,7 @@ import (
 	"github.com/campshub360/edge/gateway/internal/balancer"
 	"github.com/campshub360/edge/gateway/internal/clientip"
 	"github.com/campshub360/edge/gateway/internal/exchange"
+	"github.com/campshub360/edge/gateway/internal/health"
 	"github.com/campshub360/edge/gateway/internal/metrics"
 	"github.com/campshub360/edge/shared/problem"
 )
@@ -27,6 +28,16 @@ type Target struct {
 	Pool *balancer.Pool
 	// Timeout bounds the whole upstream exchange, retries included.
 	Timeout time.Duration
+	// PerTryTimeout bounds one try (0: the pool's RetryPolicy's).
+	PerTryTimeout time.Duration
+	// Retry is the pool's retry policy and budget (nil: a single try
+	// plus one fail-over when the connection cannot be made).
+	Retry *RetryPolicy
+	// Passive is the pool's passive health checking (nil: none).
+	Passive *health.Passive
+	// QueueTimeout bounds waiting for admission to an instance at its
+	// concurrency cap.
+	QueueTimeout time.Duration
 }
 
 // Proxy forwards requests to upstream pools. Safe for concurrent use.
@@ -61,57 +72,19 @@ var (
 )
 
 // Serve forwards ctx's request to t's pool and leaves the upstream response
-// (or a problem response) in ctx.Response.
+// (or a problem response) in ctx.Response. Selection, admission and
+// retries are forward's (retry.go).
 func (p *Proxy) Serve(ctx *fasthttp.RequestCtx, t *Target) {
 	ex := exchange.From(ctx)
 	ex.Upstream = t.Pool.Name
 	p.prepare(ctx, ex)
-
-	deadline := ex.Start.Add(t.Timeout)
-	if ex.Start.IsZero() {
-		deadline = p.now().Add(t.Timeout)
-	}
-	replayable := idempotent(ctx.Request.Header.Method())
-	var tried balancer.Tried
-	var lastErr error
-	for {
-		u := t.Pool.Pick(tried)
-		if u == nil {
-			break
-		}
-		tried = tried.Add(u.Index)
-		ex.Instance = u.Addr
-		ex.Attempts++
-		remaining := deadline.Sub(p.now())
-		if remaining <= 0 {
-			lastErr = fasthttp.ErrTimeout
-			break
-		}
-		start := p.now()
-		u.Begin()
-		ctx.Request.SetTimeout(remaining)
-		err := u.Client.Do(&ctx.Request, &ctx.Response)
-		u.End()
-		took := p.now().Sub(start)
-		ex.UpstreamDuration += took
-		p.metrics.UpstreamDuration.WithLabelValues(t.Pool.Name).Observe(took.Seconds())
-		if err == nil {
-			p.metrics.UpstreamRequests.WithLabelValues(t.Pool.Name, u.Addr, metrics.CodeClass(ctx.Response.StatusCode())).Inc()
-			stripResponseHopByHop(&ctx.Response.Header)
-			return
-		}
-		p.metrics.UpstreamRequests.WithLabelValues(t.Pool.Name, u.Addr, "error").Inc()
-		lastErr = err
-		p.log.Warn("upstream try failed", "request_id", string(ex.RequestID), "upstream", t.Pool.Name,
-			"instance", u.Addr, "attempt", ex.Attempts, "error", err.Error())
-		if !retryable(err, replayable) {
-			break
-		}
+	if err := p.forward(ctx, ex, t); err != nil {
 		ctx.Response.Reset()
+		ctx.Response.Header.SetBytesKV(headerRequestID, ex.RequestID)
+		writeError(ctx, err)
+		return
 	}
-	ctx.Response.Reset()
-	ctx.Response.Header.SetBytesKV(headerRequestID, ex.RequestID)
-	writeError(ctx, lastErr)
+	stripResponseHopByHop(&ctx.Response.Header)
 }
 
 // prepare rewrites the inbound request in place for forwarding.
@@ -156,41 +129,18 @@ func (p *Proxy) prepare(ctx *fasthttp.RequestCtx, ex *exchange.Exchange) {
 	ctx.Request.URI().SetSchemeBytes(protoHTTP)
 }
 
-// idempotent reports whether a method's request may be replayed (RFC 9110
-// §9.2.2).
-func idempotent(m []byte) bool {
-	switch string(m) {
-	case "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE":
-		return true
-	}
-	return false
-}
-
-// retryable reports whether a failed try may be repeated on another
-// instance: always when the connection was never opened, and for
-// replayable requests when the failure happened before a response.
-func retryable(err error, replayable bool) bool {
-	var de *balancer.DialError
-	if errors.As(err, &de) || errors.Is(err, fasthttp.ErrNoFreeConns) {
-		return true
-	}
-	if !replayable {
-		return false
-	}
-	return errors.Is(err, fasthttp.ErrConnectionClosed) || isConnReset(err)
-}
-
-func isConnReset(err error) bool {
-	var oe *net.OpError
-	return errors.As(err, &oe) && oe.Op != "dial"
-}
-
 // writeError maps an upstream failure to its status, once (DESIGN rule 7):
-// no instance available -> 503, timeout -> 504, anything else (refused,
-// reset, malformed response) -> 502. The body never carries the error text.
+// no instance available -> 503, instance at its concurrency limit and no
+// admission in time -> 503 with Retry-After, timeout -> 504, anything
+// else (refused, reset, malformed response) -> 502. The body never carries
+// the error text.
 func writeError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
-	case err == nil:
+	case errors.Is(err, balancer.ErrOverloaded):
+		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
+		problem.Write(ctx, problem.New(fasthttp.StatusServiceUnavailable, "upstream-overloaded",
+			"Service Unavailable", "The upstream is at capacity; retry shortly."))
+	case err == nil || errors.Is(err, balancer.ErrNoInstance):
 		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
 		problem.Write(ctx, problem.New(fasthttp.StatusServiceUnavailable, "upstream-unavailable",
 			"Service Unavailable", "No upstream instance is available to serve the request."))

@@ -22,12 +22,15 @@ import (
 // immutable once built and swapped whole on reload; requests keep the
 // graph they started with until they finish.
 type graph struct {
-	cfg      *config.Config
-	hash     string
-	routes   *route.Table
-	pools    map[string]*balancer.Pool
-	resolver *clientip.Resolver
-	headers  *headers.Set
+	cfg    *config.Config
+	hash   string
+	routes *route.Table
+	pools  map[string]*balancer.Pool
+	// upstreams are the pools with their retry policies and health
+	// checks (upstreams.go).
+	upstreams map[string]*upstream
+	resolver  *clientip.Resolver
+	headers   *headers.Set
 	// keys and auth verify tokens (nil when no route uses auth; edge.go).
 	keys *authn.Keys
 	auth *authn.Authenticator
@@ -43,31 +46,19 @@ type routeTarget struct {
 }
 
 // compile builds a graph from a validated config. It opens no sockets;
-// upstream connections are made lazily on first use.
-func compile(cfg *config.Config) (*graph, error) {
+// upstream connections are made lazily on first use and health probers
+// start with startHealth.
+func compile(cfg *config.Config, deps upstreamDeps) (*graph, error) {
 	resolver, err := clientip.New(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
 	g := &graph{cfg: cfg, pools: map[string]*balancer.Pool{}, resolver: resolver, headers: globalHeaders(cfg)}
-	for _, u := range cfg.Upstreams {
-		if len(u.Instances) > balancer.MaxInstances {
-			return nil, fmt.Errorf("upstream %q: at most %d instances", u.Name, balancer.MaxInstances)
-		}
-		tlsConf, err := upstreamTLS(u)
-		if err != nil {
-			return nil, err
-		}
-		p := &balancer.Pool{Name: u.Name, Policy: &balancer.RoundRobin{}}
-		for i, in := range u.Instances {
-			p.Instances = append(p.Instances, balancer.NewUpstream(u.Name, in.Addr, in.Weight, i, balancer.ClientOptions{
-				DialTimeout:         u.DialTimeout,
-				MaxConns:            u.MaxConnsPerInstance,
-				MaxIdleConnDuration: u.MaxIdleConnDuration,
-				TLS:                 tlsConf,
-			}))
-		}
-		g.pools[u.Name] = p
+	if g.upstreams, err = buildUpstreams(cfg, deps); err != nil {
+		return nil, err
+	}
+	for name, u := range g.upstreams {
+		g.pools[name] = u.pool
 	}
 	var routes []*route.Route
 	for _, r := range cfg.Routes {
@@ -82,7 +73,7 @@ func compile(cfg *config.Config) (*graph, error) {
 		routes = append(routes, &route.Route{
 			Name: r.Name, Host: r.Host, Prefix: r.PathPrefix,
 			Target: &routeTarget{
-				proxy:        proxy.Target{Pool: g.pools[r.Upstream], Timeout: r.Timeout},
+				proxy:        g.upstreams[r.Upstream].target(r),
 				maxBodyBytes: maxBody,
 				edge:         edge,
 			},
@@ -110,9 +101,11 @@ func (g *graph) maxBodyBytes() int {
 	return m
 }
 
-// close releases the idle upstream connections of the generation; in-flight
-// requests keep theirs until they complete.
+// close stops the generation's health checks and releases its idle
+// upstream connections; in-flight requests keep theirs until they
+// complete.
 func (g *graph) close() {
+	g.stopHealth()
 	g.closeEdge()
 	for _, p := range g.pools {
 		p.Close()

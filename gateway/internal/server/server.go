@@ -21,6 +21,7 @@ import (
 
 	"github.com/campshub360/edge/gateway/internal/admin"
 	"github.com/campshub360/edge/gateway/internal/authn"
+	"github.com/campshub360/edge/gateway/internal/balancer"
 	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/exchange"
 	"github.com/campshub360/edge/gateway/internal/metrics"
@@ -46,6 +47,9 @@ type Options struct {
 	Version string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Seed fixes the random sources of the balancers and retry jitter
+	// (0: random), for reproducible tests.
+	Seed uint64
 }
 
 // Addrs are the bound listener addresses ("" when disabled).
@@ -73,6 +77,10 @@ type Server struct {
 	// tls.watch is off); authMetrics are edge auth's collectors (edge.go).
 	certWatcher *tlsconfig.Watcher
 	authMetrics *authn.Metrics
+	// drained are the instances an operator took out (upstreams.go).
+	drained drainSet
+	// seed fixes the balancers' random sources (Options.Seed).
+	seed uint64
 
 	// redis is the shared store client, nil when none is configured. It
 	// is created once; its address does not change on reload.
@@ -103,6 +111,15 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		version: o.Version, path: o.ConfigPath, env: o.Env,
 		ids:   requestid.NewGenerator(o.Now),
 		proxy: proxy.New(m, o.Log, o.Now),
+		seed:  o.Seed,
+	}
+	if err := o.Registry.Register(balancer.NewCollector(func() []*balancer.Pool {
+		if g := s.current.Load(); g != nil {
+			return g.poolList()
+		}
+		return nil
+	}, o.Now)); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	if err := s.initEdge(cfg); err != nil {
 		return nil, err
@@ -132,10 +149,12 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 			Name: "", NoDefaultServerHeader: true, ReadTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second,
 			IdleTimeout: 60 * time.Second, CloseOnShutdown: true, Logger: fasthttpLogger{o.Log},
 			Handler: admin.Handler(admin.Options{
-				Gatherer: o.Registry,
-				Ready:    func() bool { return !s.draining.Load() },
-				Reload:   s.Reload,
-				Config:   func() any { return redacted(s.current.Load().cfg) },
+				Gatherer:  o.Registry,
+				Ready:     func() bool { return !s.draining.Load() },
+				Reload:    s.Reload,
+				Config:    func() any { return redacted(s.current.Load().cfg) },
+				Upstreams: s.upstreamsState,
+				Drain:     s.drain,
 			}),
 		}
 	}
@@ -144,7 +163,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 
 // build compiles cfg and its request chain.
 func (s *Server) build(cfg *config.Config) (*graph, error) {
-	g, err := compile(cfg)
+	g, err := compile(cfg, upstreamDeps{log: s.log, now: s.now, metrics: s.metrics, drained: &s.drained, seed: s.seed})
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +258,7 @@ func (s *Server) Addrs() Addrs {
 // clean shutdown, or the first listener error.
 func (s *Server) Serve(ctx context.Context) error {
 	cfg := s.current.Load().cfg
+	s.current.Load().startHealth()
 	errc := make(chan error, 3)
 	tlsLn := s.certs.Listen(s.httpsLn)
 	go func() { errc <- s.httpsSrv.Serve(tlsLn) }()
@@ -325,6 +345,8 @@ func (s *Server) Reload() error {
 		s.log.Warn("listener addresses changed; they apply after a restart", "running", old.cfg.Listen, "configured", cfg.Listen)
 	}
 	s.current.Store(g)
+	g.startHealth()
+	old.stopHealth()
 	s.recordLoad(g, false)
 	if old.keys != nil {
 		old.keys.Close() // the new generation fetches keys from now on

@@ -84,6 +84,7 @@ server:
   shutdown_timeout: 5s
 upstreams:
   - name: campus
+    balancer: round_robin
     dial_timeout: 500ms
     instances:
 %sroutes:
