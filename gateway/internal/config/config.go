@@ -34,6 +34,9 @@ type Config struct {
 	Routes []Route `yaml:"routes"`
 	// Redis is the optional shared store (redis.go).
 	Redis Redis `yaml:"redis"`
+	// RateLimit holds the rate-limit policies routes reference and the
+	// in-flight limits (ratelimit.go).
+	RateLimit RateLimit `yaml:"ratelimit"`
 }
 
 // Log configures logging.
@@ -149,4 +152,7 @@ type Route struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxBodyBytes overrides server.max_body_bytes for this route (0: inherit).
 	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// RateLimits names the ratelimit.policies that apply to the route; a
+	// request must pass every one (e.g. per IP and per user).
+	RateLimits []string `yaml:"rate_limits"`
 }

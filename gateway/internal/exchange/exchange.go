@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/campshub360/edge/gateway/internal/route"
 )
 
 // userKey is the RequestCtx user-value key under which the Exchange lives.
@@ -52,6 +54,9 @@ type Exchange struct {
 	// no verified token) and Role its role claim, for per-user rate
 	// limits and cache partitions (edge token verification).
 	Subject, Role string
+	// Matched is the route the request matched, nil when none did (route
+	// stage); later stages read its compiled per-route state.
+	Matched *route.Route
 }
 
 func (e *Exchange) reset() {

@@ -13,6 +13,7 @@ import (
 	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/headers"
 	"github.com/campshub360/edge/gateway/internal/proxy"
+	"github.com/campshub360/edge/gateway/internal/ratelimit"
 	"github.com/campshub360/edge/gateway/internal/route"
 )
 
@@ -27,6 +28,8 @@ type graph struct {
 	pools    map[string]*balancer.Pool
 	resolver *clientip.Resolver
 	headers  *headers.Set
+	// limits is the rate limiter's view of this generation (ratelimit.go).
+	limits *ratelimit.Generation
 	// handler is the request chain of this generation (pipeline.go).
 	handler fasthttp.RequestHandler
 }
@@ -35,6 +38,8 @@ type graph struct {
 type routeTarget struct {
 	proxy        proxy.Target
 	maxBodyBytes int
+	// limits are the route's rate-limit policies, nil for none.
+	limits *ratelimit.Route
 }
 
 // compile builds a graph from a validated config. It opens no sockets;

@@ -24,8 +24,10 @@ type stage func(next fasthttp.RequestHandler) fasthttp.RequestHandler
 //	recover   a panic becomes a 500 problem
 //	headers   security headers on every response, upstream Server removed
 //	clientip  trusted-proxy walk of X-Forwarded-For
-//	route     host + longest path prefix -> route, body limit
-//	proxy     balancer pick, rewrite, forward, safe retry, error mapping
+//	route     host + longest path prefix -> route, recorded in the exchange
+//	ratelimit in-flight caps, the route's rate-limit policies, RateLimit fields
+//	proxy     404 without a route, body limit, balancer pick, rewrite,
+//	          forward, safe retry, error mapping
 func (s *Server) chain(g *graph) fasthttp.RequestHandler {
 	stages := []stage{
 		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
@@ -44,6 +46,10 @@ func (s *Server) chain(g *graph) fasthttp.RequestHandler {
 		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			return clientip.Middleware(g.resolver, next)
 		},
+		func(next fasthttp.RequestHandler) fasthttp.RequestHandler { return matchRoute(g, next) },
+		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+			return g.limits.Middleware(routeLimits, next)
+		},
 	}
 	h := s.routeAndProxy(g)
 	for i := len(stages) - 1; i >= 0; i-- {
@@ -52,16 +58,28 @@ func (s *Server) chain(g *graph) fasthttp.RequestHandler {
 	return h
 }
 
-// routeAndProxy is the terminal stage: route match, then the proxy.
+// matchRoute is the route stage: it matches host and path to a route and
+// records it in the exchange (Route, Matched) for the stages after it.
+func matchRoute(g *graph, next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if r := g.routes.Match(ctx.Host(), ctx.Path()); r != nil {
+			ex := exchange.From(ctx)
+			ex.Route = r.Name
+			ex.Matched = r
+		}
+		next(ctx)
+	}
+}
+
+// routeAndProxy is the terminal stage: 404 without a route, the route's
+// body limit, then the proxy.
 func (s *Server) routeAndProxy(g *graph) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		r := g.routes.Match(ctx.Host(), ctx.Path())
+		r := exchange.From(ctx).Matched
 		if r == nil {
 			problem.Write(ctx, problem.New(fasthttp.StatusNotFound, "no-route", "Not Found", "No route serves this path."))
 			return
 		}
-		ex := exchange.From(ctx)
-		ex.Route = r.Name
 		t := r.Target.(*routeTarget)
 		if len(ctx.Request.Body()) > t.maxBodyBytes {
 			ctx.SetConnectionClose()

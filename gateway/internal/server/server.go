@@ -25,6 +25,7 @@ import (
 	"github.com/campshub360/edge/gateway/internal/exchange"
 	"github.com/campshub360/edge/gateway/internal/metrics"
 	"github.com/campshub360/edge/gateway/internal/proxy"
+	"github.com/campshub360/edge/gateway/internal/ratelimit"
 	"github.com/campshub360/edge/gateway/internal/tlsconfig"
 	"github.com/campshub360/edge/shared/problem"
 	"github.com/campshub360/edge/shared/requestid"
@@ -72,6 +73,8 @@ type Server struct {
 	// redis is the shared store client, nil when none is configured. It
 	// is created once; its address does not change on reload.
 	redis *redis.Client
+	// limits holds the rate limiter's buckets across reloads (ratelimit.go).
+	limits *ratelimit.Engine
 
 	current  atomic.Pointer[graph]
 	draining atomic.Bool
@@ -111,8 +114,12 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	} else {
 		s.log.Warn("no Redis configured (redis.url): rate limits and cache invalidation are local to this instance")
 	}
+	if err := s.startLimits(cfg); err != nil {
+		return nil, err
+	}
 	g, err := s.build(cfg)
 	if err != nil {
+		s.limits.Close()
 		return nil, err
 	}
 	s.current.Store(g)
@@ -141,6 +148,9 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 func (s *Server) build(cfg *config.Config) (*graph, error) {
 	g, err := compile(cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.compileLimits(g); err != nil {
 		return nil, err
 	}
 	g.handler = s.chain(g)
@@ -287,6 +297,7 @@ func (s *Server) shutdown(cfg *config.Config) {
 		acancel()
 	}
 	s.current.Load().close()
+	s.limits.Close()
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
