@@ -22,7 +22,7 @@ type RateLimit struct {
 	// set to the same value on every instance.
 	KeySecret Secret `yaml:"key_secret"`
 	// MaxKeys caps the buckets one local policy keeps in memory (about
-	// 100 bytes each). At the cap, idle (full) buckets are evicted first;
+	// 115 bytes each). At the cap, idle (full) buckets are evicted first;
 	// new clients beyond it share one overflow bucket.
 	MaxKeys int `yaml:"max_keys"`
 	// SweepInterval is how often idle (full) buckets are evicted.
@@ -109,7 +109,7 @@ const (
 func (c *Config) fillRateLimitDefaults() {
 	rl := &c.RateLimit
 	if rl.MaxKeys == 0 {
-		rl.MaxKeys = 1_000_000
+		rl.MaxKeys = 500_000
 	}
 	if rl.SweepInterval == 0 {
 		rl.SweepInterval = 10 * time.Second

@@ -63,7 +63,8 @@ type KeySpec struct {
 }
 
 // NewKeySpec compiles key components as config.ParseKey returns them
-// ("ip", "user", "api_key", "username", "header:Name"). usernameField
+// ("ip", "user", "api_key", "username", "header:Name"; "login" is ip
+// followed by username). usernameField
 // names the top-level JSON body field of the username component; secret
 // keys the HMAC that derives API key ids (required when api_key is used).
 func NewKeySpec(components []string, usernameField string, secret []byte) (*KeySpec, error) {
@@ -84,7 +85,10 @@ func NewKeySpec(components []string, usernameField string, secret []byte) (*KeyS
 			k.comps = append(k.comps, component{kind: compAPIKey, header: []byte(HeaderAPIKey)})
 			key := bytes.Clone(secret)
 			k.hashes = &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}
-		case c == "username":
+		case c == "username", c == "login":
+			if c == "login" {
+				k.comps = append(k.comps, component{kind: compIP})
+			}
 			if usernameField == "" {
 				return nil, errors.New("ratelimit: username component needs a field name")
 			}
@@ -256,8 +260,9 @@ func isJSON(ct []byte) bool {
 }
 
 // jsonStringField finds the last top-level member named field of the JSON
-// object in body (names compared after unescaping, as a JSON decoder
-// would) and, when its value is a string, appends the unescaped value to
+// object in body (names unescaped and compared case-insensitively, as
+// encoding/json matches struct fields, so "UserName" cannot dodge the
+// username key) and, when its value is a string, appends the unescaped value to
 // scratch and returns it. It reports false for anything that is not a
 // well-formed object, or when the member is absent or not a string. It
 // never reads past body and does not allocate when scratch has room.
@@ -280,7 +285,7 @@ func jsonStringField(body, field, scratch []byte) ([]byte, bool) {
 		if !good {
 			return nil, false
 		}
-		match := bytes.Equal(key, field)
+		match := bytes.EqualFold(key, field)
 		s.ws()
 		if !s.eat(':') {
 			return nil, false

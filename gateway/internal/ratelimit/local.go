@@ -33,7 +33,7 @@ type Decision struct {
 // Limiter per key in a sharded table with a hard cap on keys.
 //
 // Memory stays bounded whatever the number of distinct clients: at most
-// maxKeys buckets (about 100 bytes each). Eviction never resets an active
+// maxKeys buckets (about 115 bytes each). Eviction never resets an active
 // client's bucket: only full buckets are evicted, and a full bucket is
 // indistinguishable from a fresh one, so evicting it loses nothing (idle
 // eviction by the sweeper, and a bounded scan when an insertion finds its

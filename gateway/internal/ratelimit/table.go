@@ -12,7 +12,7 @@ const numShards = 64
 // evictScan bounds the entries an insertion at the cap inspects looking
 // for an idle one to evict (Go map iteration starts at a random slot, so
 // the scan samples the shard).
-const evictScan = 64
+const evictScan = 8
 
 // table is a sharded map from 64-bit key hashes to per-key state with a
 // hard cap on entries. Keys are hashes of built keys (keyHash) with a
