@@ -182,9 +182,12 @@ func (c *Config) validateRateLimit(ck *checker) {
 		if err != nil {
 			ck.add(path+".rate", "%v", err)
 		}
-		if p.Burst < 1 || p.Burst > 1_000_000 {
+		switch {
+		case p.Burst == 0 && err != nil:
+			// The default burst derives from the rate, reported above.
+		case p.Burst < 1 || p.Burst > 1_000_000:
 			ck.add(path+".burst", "%d: want 1..1000000", p.Burst)
-		} else if err == nil && perSec > 0 && float64(p.Burst)/perSec > 86400 {
+		case err == nil && float64(p.Burst)/perSec > 86400:
 			ck.add(path+".burst", "%d: refilling it takes more than a day at %s", p.Burst, p.Rate)
 		}
 		comps, err := ParseKey(p.Key)

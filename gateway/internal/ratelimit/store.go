@@ -113,6 +113,7 @@ type store struct {
 	down      atomic.Bool
 	probeAt   atomic.Int64 // clock reading after which one request may probe
 	instances atomic.Int64 // last known live instance count, at least 1
+	trips     atomic.Int64 // GCRA round trips attempted
 	errors    prometheus.Counter
 }
 
@@ -156,6 +157,7 @@ func (s *store) succeeded() {
 
 // take runs the GCRA script for key. It returns within the store timeout.
 func (s *store) take(policy string, key []byte, interval, burst string, refund, want int) (gcraResult, error) {
+	s.trips.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.timeout.Load()))
 	defer cancel()
 	k := make([]byte, 0, len(s.prefix)+len(policy)+1+len(key))
