@@ -10,9 +10,9 @@ import (
 // fakeClock is a Clock tests move by hand.
 type fakeClock struct{ n atomic.Int64 }
 
-func (f *fakeClock) Now() time.Duration       { return time.Duration(f.n.Load()) }
-func (f *fakeClock) Advance(d time.Duration)  { f.n.Add(int64(d)) }
-func (f *fakeClock) Set(d time.Duration)      { f.n.Store(int64(d)) }
+func (f *fakeClock) Now() time.Duration      { return time.Duration(f.n.Load()) }
+func (f *fakeClock) Advance(d time.Duration) { f.n.Add(int64(d)) }
+func (f *fakeClock) Set(d time.Duration)     { f.n.Store(int64(d)) }
 func newFakeClock(start time.Duration) *fakeClock {
 	c := &fakeClock{}
 	c.Set(start)

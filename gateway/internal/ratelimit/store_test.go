@@ -202,3 +202,17 @@ func TestSharedFallbackWhenRedisIsUnreachable(t *testing.T) {
 		t.Fatal("no probe after probeEvery")
 	}
 }
+
+func benchRedis(b *testing.B) *redis.Client {
+	url := os.Getenv("TEST_REDIS_URL")
+	if url == "" {
+		b.Skip("TEST_REDIS_URL not set")
+	}
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdb := redis.NewClient(o)
+	b.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
