@@ -40,7 +40,7 @@ gw_plain=$(free_port)
 gw_limited=$(free_port)
 
 # gateway_config FILE PORT RUNTIME_DIR RATE_LIMITS: one gateway on PORT
-# proxying /api/ to the origin; RATE_LIMITS is the route's policy list.
+# proxying everything to the origin; RATE_LIMITS is the route's policy list.
 gateway_config() {
 	cat >"$1" <<CONF
 runtime_dir: $3
@@ -53,7 +53,7 @@ ratelimit:
   policies:
     - {name: per-ip, rate: 1000000/s, burst: 1000000, key: ip, scope: local}
 routes:
-  - {name: api, path_prefix: /api/, upstream: origin, rate_limits: $4}
+  - {name: all, path_prefix: /, upstream: origin, rate_limits: $4}
 CONF
 }
 mkdir -p "$tmp/rt" "$tmp/nginx"
@@ -73,10 +73,10 @@ sed -e "s|__PREFIX__|$tmp/nginx|g" -e "s|__ORIGIN_PORT__|$origin|g" -e "s|__TLS_
 	deploy/nginx/ratelimit-bench.conf >"$tmp/nginx.conf"
 "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx.conf" -e "$tmp/nginx/error.log" || die "nginx did not start"
 
-for url in "https://127.0.0.1:$gw_plain/api/v1/ping" "https://127.0.0.1:$gw_limited/api/v1/ping" "https://127.0.0.1:$nginx_tls/api/v1/ping"; do
+for url in "https://127.0.0.1:$gw_plain/health/" "https://127.0.0.1:$gw_limited/health/" "https://127.0.0.1:$nginx_tls/health/"; do
 	wait_http "$url" 20 || die "$url does not answer"
 done
-curl -ksi "https://127.0.0.1:$gw_limited/api/v1/ping" | grep -i '^ratelimit' >&2 || die "the limited gateway sends no RateLimit fields"
+curl -ksi "https://127.0.0.1:$gw_limited/health/" | grep -i '^ratelimit' >&2 || die "the limited gateway sends no RateLimit fields"
 
 log "loadgen compare: ${ROUNDS:-3} rounds of ${DURATION:-4s} per target"
 "$tmp/bin/loadgen" compare --scenario benchmarks/scenarios/ratelimit.yaml --insecure --quiet \
