@@ -40,6 +40,9 @@ type Config struct {
 	// Auth configures access-token verification at the edge: the issuer,
 	// audience and JWKS the routes marked `auth:` verify against (auth.go).
 	Auth Auth `yaml:"auth"`
+	// RateLimit holds the rate-limit policies routes reference and the
+	// in-flight limits (ratelimit.go).
+	RateLimit RateLimit `yaml:"ratelimit"`
 }
 
 // Log configures logging.
@@ -208,4 +211,7 @@ type Route struct {
 	// PerTryTimeout overrides the upstream's retry.per_try_timeout for
 	// this route (0: the upstream's).
 	PerTryTimeout time.Duration `yaml:"per_try_timeout"`
+	// RateLimits names the ratelimit.policies that apply to the route; a
+	// request must pass every one (e.g. per IP and per user).
+	RateLimits []string `yaml:"rate_limits"`
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,4 +140,85 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRateLimitValidation(t *testing.T) {
+	doc := `
+upstreams:
+  - name: campus
+    instances: [{addr: "127.0.0.1:1"}]
+redis: {url: "redis://127.0.0.1:6379/0"}
+ratelimit:
+  max_keys: 10
+  store_timeout: 2s
+  inflight: {per_ip: -1}
+  policies:
+    - {name: ok, rate: 10/s, key: ip}
+    - {name: ok, rate: 10/h, key: ip}
+    - {name: "bad name", rate: 0/s, burst: -1, key: "ip+cookie", scope: global, fallback: maybe}
+    - {name: keyed, rate: 5/m, key: api_key, scope: shared}
+    - {name: hdr, rate: "1.5/s", key: "header:X Bad"}
+routes:
+  - path_prefix: /api/
+    upstream: campus
+    rate_limits: [ok, missing, ok]
+`
+	_, err := Parse([]byte(doc), nil)
+	if err == nil {
+		t.Fatal("invalid rate limits accepted")
+	}
+	got := err.Error()
+	for _, want := range []string{
+		"ratelimit.max_keys:",
+		"ratelimit.store_timeout:",
+		"ratelimit.inflight.per_ip:",
+		`ratelimit.policies[1].name: duplicate policy "ok"`,
+		"ratelimit.policies[1].rate:",
+		"ratelimit.policies[2].name:",
+		"ratelimit.policies[2].rate:",
+		"ratelimit.policies[2].burst:",
+		"ratelimit.policies[2].key:",
+		"ratelimit.policies[2].scope:",
+		"ratelimit.policies[2].fallback:",
+		"ratelimit.key_secret:",
+		"ratelimit.policies[4].key:",
+		`routes[0].rate_limits[1]: unknown rate limit policy "missing"`,
+		`routes[0].rate_limits[2]: policy "ok" listed twice`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}
+
+func TestRateLimitDefaultsAndParsing(t *testing.T) {
+	c, err := Parse([]byte(`
+upstreams: [{name: campus, instances: [{addr: "127.0.0.1:1"}]}]
+ratelimit:
+  key_secret: "0123456789abcdef-secret"
+  policies:
+    - {name: per-ip, rate: 2.5/s, key: ip}
+    - {name: login, rate: 10/m, burst: 5, key: "login", scope: shared, fallback: fail_closed}
+routes: [{path_prefix: /api/, upstream: campus, rate_limits: [per-ip, login]}]
+`), []string{"GATEWAY__RATELIMIT__POLICIES__0__BURST=7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.RateLimit.Policies
+	if p[0].Burst != 7 || p[0].Scope != "local" || p[0].Fallback != "fail_open" || p[1].UsernameField != "username" {
+		t.Fatalf("defaults: %+v", p)
+	}
+	if r, per, _ := ParseRate("10/m"); r != 10.0/60 || per != time.Minute {
+		t.Fatalf("10/m = %v per %v", r, per)
+	}
+	if k, _ := ParseKey("login"); strings.Join(k, "+") != "ip+username" {
+		t.Fatalf("login = %v", k)
+	}
+	if k, _ := ParseKey("ip + header:x-tenant"); strings.Join(k, "+") != "ip+header:X-Tenant" {
+		t.Fatalf("header = %v", k)
+	}
+	b, _ := json.Marshal(c.RateLimit)
+	if strings.Contains(string(b), "0123456789abcdef-secret") {
+		t.Fatal("key_secret shown in JSON")
+	}
 }

@@ -94,6 +94,7 @@ func (c *Config) fillDefaults() {
 	c.fillTLSDefaults()
 	c.fillHeadersDefaults()
 	c.fillAuthDefaults()
+	c.fillRateLimitDefaults()
 	for i := range c.Upstreams {
 		u := &c.Upstreams[i]
 		if u.DialTimeout == 0 {

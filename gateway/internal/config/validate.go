@@ -184,6 +184,7 @@ func (c *Config) Validate() error {
 	c.validateHeaders(&ck)
 	c.validateAuth(&ck)
 	c.validateBalancing(&ck)
+	c.validateRateLimit(&ck)
 	if len(ck.ps) == 0 {
 		return nil
 	}

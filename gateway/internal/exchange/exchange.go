@@ -56,7 +56,7 @@ type Exchange struct {
 	Subject, Role string
 	// Matched is the route the request matched, nil when none did (the
 	// server's match stage, right after recover, so every later stage can
-	// read the route's policies).
+	// read the route's compiled policies).
 	Matched *route.Route
 }
 

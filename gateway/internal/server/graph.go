@@ -14,6 +14,7 @@ import (
 	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/headers"
 	"github.com/campshub360/edge/gateway/internal/proxy"
+	"github.com/campshub360/edge/gateway/internal/ratelimit"
 	"github.com/campshub360/edge/gateway/internal/route"
 )
 
@@ -34,6 +35,8 @@ type graph struct {
 	// keys and auth verify tokens (nil when no route uses auth; edge.go).
 	keys *authn.Keys
 	auth *authn.Authenticator
+	// limits is the rate limiter's view of this generation (ratelimit.go).
+	limits *ratelimit.Generation
 	// handler is the request chain of this generation (pipeline.go).
 	handler fasthttp.RequestHandler
 }
@@ -43,6 +46,8 @@ type routeTarget struct {
 	proxy        proxy.Target
 	maxBodyBytes int
 	edge         edgeRoute
+	// limits are the route's rate-limit policies, nil for none.
+	limits *ratelimit.Route
 }
 
 // compile builds a graph from a validated config. It opens no sockets;

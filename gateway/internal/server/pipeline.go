@@ -31,6 +31,7 @@ type stage func(next fasthttp.RequestHandler) fasthttp.RequestHandler
 //	cors      preflights answered here; CORS headers and Vary: Origin
 //	clientip  trusted-proxy walk of X-Forwarded-For
 //	auth      bearer token verification (per route), identity headers
+//	ratelimit in-flight caps, the route's rate-limit policies, RateLimit fields
 //	proxy     body limit, balancer pick, rewrite, forward, safe retry,
 //	          error mapping; 404 when no route matched
 func (s *Server) chain(g *graph) fasthttp.RequestHandler {
@@ -57,6 +58,9 @@ func (s *Server) chain(g *graph) fasthttp.RequestHandler {
 		},
 		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			return authn.Middleware(g.auth, authFor, next)
+		},
+		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+			return g.limits.Middleware(routeLimits, next)
 		},
 	}
 	h := s.routeAndProxy(g)

@@ -26,6 +26,7 @@ import (
 	"github.com/campshub360/edge/gateway/internal/exchange"
 	"github.com/campshub360/edge/gateway/internal/metrics"
 	"github.com/campshub360/edge/gateway/internal/proxy"
+	"github.com/campshub360/edge/gateway/internal/ratelimit"
 	"github.com/campshub360/edge/gateway/internal/tlsconfig"
 	"github.com/campshub360/edge/shared/problem"
 	"github.com/campshub360/edge/shared/requestid"
@@ -85,6 +86,8 @@ type Server struct {
 	// redis is the shared store client, nil when none is configured. It
 	// is created once; its address does not change on reload.
 	redis *redis.Client
+	// limits holds the rate limiter's buckets across reloads (ratelimit.go).
+	limits *ratelimit.Engine
 
 	current  atomic.Pointer[graph]
 	draining atomic.Bool
@@ -133,8 +136,12 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	} else {
 		s.log.Warn("no Redis configured (redis.url): rate limits and cache invalidation are local to this instance")
 	}
+	if err := s.startLimits(cfg); err != nil {
+		return nil, err
+	}
 	g, err := s.build(cfg)
 	if err != nil {
+		s.limits.Close()
 		return nil, err
 	}
 	s.current.Store(g)
@@ -165,6 +172,9 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 func (s *Server) build(cfg *config.Config) (*graph, error) {
 	g, err := compile(cfg, upstreamDeps{log: s.log, now: s.now, metrics: s.metrics, drained: &s.drained, seed: s.seed})
 	if err != nil {
+		return nil, err
+	}
+	if err := s.compileLimits(g); err != nil {
 		return nil, err
 	}
 	if err := s.buildAuth(g, s.current.Load()); err != nil {
@@ -313,6 +323,7 @@ func (s *Server) shutdown(cfg *config.Config) {
 	if s.certWatcher != nil {
 		_ = s.certWatcher.Close()
 	}
+	s.limits.Close()
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
