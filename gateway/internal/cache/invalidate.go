@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/campshub360/edge/shared/problem"
 )
 
 // Invalidation names entries to purge, in the shape of the cluster-wide
@@ -40,6 +42,15 @@ func (e *InvalidationError) Error() string { return e.Field + ": " + e.Msg }
 
 // InvalidationErrors lists every malformed target of one invalidation.
 type InvalidationErrors []*InvalidationError
+
+// FieldErrors lists the problems as problem-details field errors.
+func (es InvalidationErrors) FieldErrors() []problem.FieldError {
+	out := make([]problem.FieldError, len(es))
+	for i, e := range es {
+		out[i] = problem.FieldError{Field: e.Field, Message: e.Msg}
+	}
+	return out
+}
 
 func (es InvalidationErrors) Error() string {
 	var b strings.Builder

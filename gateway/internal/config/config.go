@@ -34,6 +34,8 @@ type Config struct {
 	Routes []Route `yaml:"routes"`
 	// Redis is the optional shared store (redis.go).
 	Redis Redis `yaml:"redis"`
+	// Cache sizes the response cache (cache.go); routes opt in.
+	Cache Cache `yaml:"cache"`
 }
 
 // Log configures logging.
@@ -149,4 +151,6 @@ type Route struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxBodyBytes overrides server.max_body_bytes for this route (0: inherit).
 	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// Cache is the route's response caching policy (cache.go).
+	Cache RouteCache `yaml:"cache"`
 }

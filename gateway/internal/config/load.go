@@ -89,6 +89,7 @@ func base() *Config {
 // contain any number of.
 func (c *Config) fillDefaults() {
 	c.fillRedisDefaults()
+	c.fillCacheDefaults()
 	for i := range c.Upstreams {
 		u := &c.Upstreams[i]
 		if u.Balancer == "" {

@@ -199,6 +199,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateRedis(&ck)
+	c.validateCache(&ck)
 	if len(ck.ps) == 0 {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/gateway/internal/balancer"
+	"github.com/campshub360/edge/gateway/internal/cache"
 	"github.com/campshub360/edge/gateway/internal/clientip"
 	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/headers"
@@ -35,6 +36,10 @@ type graph struct {
 type routeTarget struct {
 	proxy        proxy.Target
 	maxBodyBytes int
+	// cacheCfg is the route's caching configuration; cache its compiled
+	// policy (nil: the route does not cache).
+	cacheCfg config.RouteCache
+	cache    *cache.Policy
 }
 
 // compile builds a graph from a validated config. It opens no sockets;
@@ -70,6 +75,7 @@ func compile(cfg *config.Config) (*graph, error) {
 			Target: &routeTarget{
 				proxy:        proxy.Target{Pool: g.pools[r.Upstream], Timeout: r.Timeout},
 				maxBodyBytes: maxBody,
+				cacheCfg:     r.Cache,
 			},
 		})
 	}

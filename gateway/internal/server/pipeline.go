@@ -5,6 +5,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/campshub360/edge/gateway/internal/cache"
 	"github.com/campshub360/edge/gateway/internal/clientip"
 	"github.com/campshub360/edge/gateway/internal/exchange"
 	"github.com/campshub360/edge/gateway/internal/headers"
@@ -24,6 +25,8 @@ type stage func(next fasthttp.RequestHandler) fasthttp.RequestHandler
 //	recover   a panic becomes a 500 problem
 //	headers   security headers on every response, upstream Server removed
 //	clientip  trusted-proxy walk of X-Forwarded-For
+//	cache     RFC 9111 response cache of the matched route (it matches the
+//	          route itself; hits never reach the stages below)
 //	route     host + longest path prefix -> route, body limit
 //	proxy     balancer pick, rewrite, forward, safe retry, error mapping
 func (s *Server) chain(g *graph) fasthttp.RequestHandler {
@@ -43,6 +46,9 @@ func (s *Server) chain(g *graph) fasthttp.RequestHandler {
 		func(next fasthttp.RequestHandler) fasthttp.RequestHandler { return headers.Middleware(g.headers, next) },
 		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			return clientip.Middleware(g.resolver, next)
+		},
+		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+			return s.cache.Middleware(g.cachePolicy, next)
 		},
 	}
 	h := s.routeAndProxy(g)
@@ -71,4 +77,16 @@ func (s *Server) routeAndProxy(g *graph) fasthttp.RequestHandler {
 		}
 		s.proxy.Serve(ctx, &t.proxy)
 	}
+}
+
+// cachePolicy matches the route for the cache stage and returns its cache
+// policy (nil when it does not cache). It records the route name, so that
+// cache hits, which never reach the route stage, are labelled too.
+func (g *graph) cachePolicy(ctx *fasthttp.RequestCtx) *cache.Policy {
+	r := g.routes.Match(ctx.Host(), ctx.Path())
+	if r == nil {
+		return nil
+	}
+	exchange.From(ctx).Route = r.Name
+	return r.Target.(*routeTarget).cache
 }

@@ -7,11 +7,15 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +25,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/gateway/internal/admin"
+	"github.com/campshub360/edge/gateway/internal/cache"
 	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/exchange"
 	"github.com/campshub360/edge/gateway/internal/metrics"
@@ -72,6 +77,9 @@ type Server struct {
 	// redis is the shared store client, nil when none is configured. It
 	// is created once; its address does not change on reload.
 	redis *redis.Client
+	// cache is the response cache, created once (sized at start); routes
+	// opt in per configuration generation.
+	cache *cache.Cache
 
 	current  atomic.Pointer[graph]
 	draining atomic.Bool
@@ -111,8 +119,12 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	} else {
 		s.log.Warn("no Redis configured (redis.url): rate limits and cache invalidation are local to this instance")
 	}
+	if s.cache, err = newCache(cfg, o, s.redis); err != nil {
+		return nil, err
+	}
 	g, err := s.build(cfg)
 	if err != nil {
+		s.cache.Close()
 		return nil, err
 	}
 	s.current.Store(g)
@@ -131,6 +143,16 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 				Ready:    func() bool { return !s.draining.Load() },
 				Reload:   s.Reload,
 				Config:   func() any { return redacted(s.current.Load().cfg) },
+				CachePurge: func(r admin.PurgeRequest) (admin.PurgeResult, error) {
+					n, fanned, err := s.cache.Purge(cache.Invalidation{
+						URLs: r.URLs, Prefixes: r.Prefixes, SurrogateKeys: r.SurrogateKeys, Partitions: r.Partitions,
+					})
+					res := admin.PurgeResult{Purged: n, Fanout: "published"}
+					if !fanned {
+						res.Fanout = "local-only"
+					}
+					return res, err
+				},
 			}),
 		}
 	}
@@ -143,8 +165,40 @@ func (s *Server) build(cfg *config.Config) (*graph, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, r := range g.routes.Routes() {
+		t := r.Target.(*routeTarget)
+		if t.cacheCfg.Enabled {
+			t.cache = s.cache.Policy(r.Name, t.cacheCfg.PerUser, t.cacheCfg.MaxObjectBytes)
+		}
+	}
 	g.handler = s.chain(g)
 	return g, nil
+}
+
+// newCache creates the process's response cache from cfg.Cache: a random
+// partition HMAC key and instance id per process (purges name subjects,
+// not partition ids, so instances need not share the key).
+func newCache(cfg *config.Config, o Options, rdb *redis.Client) (*cache.Cache, error) {
+	var key [32]byte
+	var id [6]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	host, _ := os.Hostname()
+	k := cfg.Cache
+	return cache.New(cache.Options{
+		Store: cache.StoreOptions{
+			MaxBytes: k.MaxBytes, HotBytes: k.HotBytes, MaxObjectBytes: k.MaxObjectBytes,
+			UserQuotaBytes: k.UserQuotaBytes, LifeWindow: k.MaxLifetime,
+		},
+		Encodings: k.Encodings, PartitionKey: key[:], CoalesceWait: k.CoalesceWait, HitForMiss: k.HitForMiss,
+		RefreshAhead: k.RefreshAhead, MaxBackground: k.MaxBackground, Registry: o.Registry, Log: o.Log,
+		Now: o.Now, Redis: rdb, Channel: k.InvalidationChannel,
+		InstanceID: "gateway-" + host + "-" + hex.EncodeToString(id[:]),
+	})
 }
 
 func (s *Server) loadCerts(cfg *config.Config) error {
@@ -287,6 +341,7 @@ func (s *Server) shutdown(cfg *config.Config) {
 		acancel()
 	}
 	s.current.Load().close()
+	_ = s.cache.Close()
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
@@ -314,6 +369,9 @@ func (s *Server) Reload() error {
 		s.metrics.ConfigReloads.WithLabelValues("failure").Inc()
 		s.log.Error("configuration reload rejected; previous configuration stays active", "error", err.Error())
 		return err
+	}
+	if !reflect.DeepEqual(cfg.Cache, old.cfg.Cache) {
+		s.log.Warn("cache settings changed; they apply after a restart (routes' cache policies apply now)")
 	}
 	if cfg.Listen != old.cfg.Listen {
 		s.log.Warn("listener addresses changed; they apply after a restart", "running", old.cfg.Listen, "configured", cfg.Listen)
