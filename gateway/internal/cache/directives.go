@@ -17,10 +17,10 @@ const maxDelta int64 = 1 << 31
 // directive is missing. Qualified no-cache="f" and private="f" are treated
 // as their unqualified forms, which RFC 9111 §5.2.2.4 and §5.2.2.7 allow.
 type ResponseDirectives struct {
-	NoStore, NoCache, Private, Public       bool
-	MustRevalidate, ProxyRevalidate         bool
-	MaxAge, SMaxAge                         int64
-	StaleWhileRevalidate, StaleIfError      int64
+	NoStore, NoCache, Private, Public  bool
+	MustRevalidate, ProxyRevalidate    bool
+	MaxAge, SMaxAge                    int64
+	StaleWhileRevalidate, StaleIfError int64
 	// Invalid is set when a freshness directive was duplicated with
 	// different values or had a malformed argument: RFC 9111 §4.2.1 says
 	// the response is then to be treated as stale.
@@ -31,7 +31,7 @@ type ResponseDirectives struct {
 // §5.2.1). Numeric fields are seconds, Absent when missing; a max-stale
 // without a value is math.MaxInt64 (any staleness).
 type RequestDirectives struct {
-	NoCache, NoStore, OnlyIfCached          bool
+	NoCache, NoStore, OnlyIfCached           bool
 	MaxAge, MaxStale, MinFresh, StaleIfError int64
 }
 
