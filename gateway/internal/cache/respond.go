@@ -415,6 +415,7 @@ func (c *Cache) mergeNotModified(ctx *fasthttp.RequestCtx, st *state, stored *It
 		resp.Header.SetBytesKV(hSurrogateKey, stored.Surrogate)
 	}
 	resp.SetBodyRaw(stored.Body)
+	resp.Header.SetContentLength(len(stored.Body))
 }
 
 func blockHas(block, name []byte) bool {
