@@ -139,7 +139,7 @@ func startGW(t *testing.T, o *origin, opt gwOpts) *gw {
 	pol := c.Policy("api", opt.perUser, 0)
 	next := opt.upstream
 	if next == nil {
-		hc := &fasthttp.HostClient{Addr: o.addr, MaxConns: 2048, ReadTimeout: 5 * time.Second}
+		hc := &fasthttp.HostClient{Addr: o.addr, MaxConns: 2048, ReadTimeout: 5 * time.Second, MaxIdemponentCallAttempts: 1}
 		next = func(ctx *fasthttp.RequestCtx) {
 			if err := hc.Do(&ctx.Request, &ctx.Response); err != nil {
 				ctx.Response.Reset()
