@@ -247,7 +247,9 @@ func (c *Cache) admit(ctx *fasthttp.RequestCtx, st *state, p *Policy, req Reques
 	var body []byte
 	if complete {
 		body = resp.Body()
-		if cl := h.ContentLength(); cl >= 0 && cl != len(body) {
+		// A declared length must match what arrived (RFC 9112 §6.3); a
+		// handler-built response may leave it unset (0).
+		if cl := h.ContentLength(); cl > 0 && cl != len(body) {
 			complete = false
 		}
 		if len(body) > maxObj {

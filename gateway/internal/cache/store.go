@@ -445,7 +445,7 @@ func (x *index) match(sel *Selector) []uint64 {
 
 // ---- hot tier ----
 
-const hotShards = 64
+const hotShards = 16
 
 // hotTier keeps recently read items decoded, so a hit needs no copy out of
 // bigcache and no decoding. Admission is on every bigcache hit; eviction

@@ -12,8 +12,8 @@ import (
 type Cache struct {
 	// MaxBytes is the byte budget of the entry store (whole MiB used).
 	MaxBytes int64 `yaml:"max_bytes"`
-	// HotBytes is the budget of the hot tier (decoded entries served
-	// without copying); 0 disables it.
+	// HotBytes is the budget of the hot tier: recently read entries kept
+	// decoded and served without copying out of the store. 0: max_bytes/8.
 	HotBytes int64 `yaml:"hot_bytes"`
 	// MaxObjectBytes is the largest stored response (body and header
 	// fields); routes may lower it.
@@ -59,6 +59,9 @@ func (c *Config) fillCacheDefaults() {
 	k := &c.Cache
 	if k.MaxBytes == 0 {
 		k.MaxBytes = 256 << 20
+	}
+	if k.HotBytes == 0 {
+		k.HotBytes = k.MaxBytes / 8
 	}
 	if k.MaxObjectBytes == 0 {
 		k.MaxObjectBytes = 1 << 20
