@@ -49,7 +49,8 @@ type RouteCache struct {
 	// Enabled stores and serves GET/HEAD responses of the route.
 	Enabled bool `yaml:"enabled"`
 	// PerUser stores responses marked private in the verified user's own
-	// partition (requests whose token the edge verified).
+	// partition (requests whose token the edge verified). Ignored while
+	// Enabled is false.
 	PerUser bool `yaml:"per_user"`
 	// MaxObjectBytes lowers cache.max_object_bytes for the route (0: inherit).
 	MaxObjectBytes int `yaml:"max_object_bytes"`
@@ -135,9 +136,6 @@ func (c *Config) validateCache(ck *checker) {
 	for i, r := range c.Routes {
 		if r.Cache.MaxObjectBytes < 0 {
 			ck.add(fmt.Sprintf("routes[%d].cache.max_object_bytes", i), "must not be negative")
-		}
-		if r.Cache.PerUser && !r.Cache.Enabled {
-			ck.add(fmt.Sprintf("routes[%d].cache.per_user", i), "needs cache.enabled")
 		}
 	}
 }
