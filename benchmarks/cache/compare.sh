@@ -109,7 +109,8 @@ done
 curl -ksD - -o /dev/null "https://127.0.0.1:$p_nginx$path" | grep -qi '^x-cache-status: HIT' || die "nginx does not serve hits"
 curl -ksD - -o /dev/null "https://127.0.0.1:$p_gw$path" | grep -qi '^cache-status: campshub360; hit' || die "the gateway does not serve hits"
 
-log "comparing: $rounds rounds of $duration per target, $conns connections, closed loop, TLS, $ncpu CPUs, servers on CPUs ${server_cpus:-all} ($workers workers), loadgen on ${client_cpus:-all}"
+if [ ${#server_pin[@]} -gt 0 ]; then pinning="servers on CPUs $server_cpus ($workers workers), loadgen on CPUs $client_cpus"; else pinning="unpinned"; fi
+log "comparing: $rounds rounds of $duration per target, $conns connections, closed loop, TLS, $ncpu CPUs, $pinning"
 GOMAXPROCS= "${client_pin[@]}" "$tmp/bin/loadgen" compare --scenario benchmarks/cache/cache-hit.yaml --insecure --quiet \
 	--rounds "$rounds" --duration "$duration" --connections "$conns" --reference nginx \
 	--target "gateway=https://127.0.0.1:$p_gw" --target "nginx=https://127.0.0.1:$p_nginx" \
