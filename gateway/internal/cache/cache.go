@@ -287,12 +287,15 @@ func (c *Cache) serve(ctx *fasthttp.RequestCtx, p *Policy, head bool, next fasth
 	rh := &ctx.Request.Header
 	req := ParseRequestDirectives(rh.PeekAll(hdrCacheControl))
 	if len(rh.PeekBytes(hRange)) > 0 || req.NoStore {
-		detail := "range"
+		// Range requests bypass the cache (partial content is never
+		// stored); a request no-store must not be stored nor answered
+		// from storage (RFC 9111 §5.2.1.5).
+		fwd, detail := "bypass", "range"
 		if req.NoStore {
-			detail = DetailRequestNoStore
+			fwd, detail = "request", DetailRequestNoStore
 		}
 		c.passThrough(ctx, next)
-		c.writeStatus(ctx, st, "bypass", detail)
+		c.writeStatus(ctx, st, fwd, detail)
 		c.count(st, ex, p, resBypass)
 		return
 	}
@@ -587,12 +590,15 @@ func (c *Cache) fetch(ctx *fasthttp.RequestCtx, st *state, p *Policy, req Reques
 		// header fields, then serve it.
 		c.mergeNotModified(ctx, st, stored)
 		it, _, d := c.admit(ctx, st, p, req, reqTime, respTime, auth, user)
-		s := cacheStatus{fwd: fwd, fwdStatus: status, stored: it != nil, detail: d}
 		if it == nil {
-			it = stored
+			// Validated but no longer storable: serve the freshened
+			// response as it stands, store nothing.
+			c.writeStatus(ctx, st, fwd, d)
+			c.count(st, ex, p, resRevalidated)
+			return
 		}
 		result = it
-		c.writeEntry(ctx, st, it, it.Age(respTime), s, st.inm, st.ims)
+		c.writeEntry(ctx, st, it, it.Age(respTime), cacheStatus{fwd: fwd, fwdStatus: status, stored: true}, st.inm, st.ims)
 		c.count(st, ex, p, resRevalidated)
 		return
 	case status == fasthttp.StatusNotModified:

@@ -150,6 +150,11 @@ func TestConformance(t *testing.T) {
 			{hits: 1}, {advance: time.Second, hdr: []string{"Cache-Control", "max-age=0"}, cs: []string{"fwd=request"}, hits: 2},
 			{cs: []string{"; hit"}, hits: 2},
 		}},
+		{name: "request no-store is neither served from nor stored", origin: fixed("v1", "Cache-Control", "max-age=60"), steps: []step{
+			{hdr: []string{"Cache-Control", "no-store"}, cs: []string{"fwd=request", "detail=request-no-store"}, hits: 1},
+			{cs: []string{"fwd=uri-miss", "stored"}, hits: 2},
+			{hdr: []string{"Cache-Control", "no-store"}, cs: []string{"fwd=request"}, hits: 3},
+		}},
 		{name: "request no-cache forwards with the stored validator", origin: validating("v1", `"e1"`, "Cache-Control", "max-age=60"), steps: []step{
 			{hits: 1}, {hdr: []string{"Cache-Control", "no-cache"}, body: str("v1"), cs: []string{"fwd=request", "fwd-status=304"}, hits: 2},
 		}},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -411,7 +412,7 @@ func (x *index) match(sel *Selector) []uint64 {
 	}
 	if len(sel.Prefixes) > 0 {
 		for uk, m := range x.urls {
-			path := uk[:len(uk)-len(uk[bytes.IndexByte([]byte(uk), 0):])]
+			path := uk[:strings.IndexByte(uk, 0)]
 			for _, p := range sel.Prefixes {
 				if len(path) < len(p.Path) || path[:len(p.Path)] != string(p.Path) {
 					continue
