@@ -44,17 +44,23 @@ type Options struct {
 // prefixes, Surrogate-Key tags and partitions ("public" or
 // "user:<subject>"). At least one target is required.
 type PurgeRequest struct {
-	URLs          []string `json:"urls"`
-	Prefixes      []string `json:"prefixes"`
+	// URLs are exact URLs.
+	URLs []string `json:"urls"`
+	// Prefixes are path prefixes.
+	Prefixes []string `json:"prefixes"`
+	// SurrogateKeys are Surrogate-Key tags.
 	SurrogateKeys []string `json:"surrogate_keys"`
-	Partitions    []string `json:"partitions"`
+	// Partitions are "public" or "user:<subject>".
+	Partitions []string `json:"partitions"`
 }
 
 // PurgeResult is the answer: entries purged on this instance and whether
 // the purge was published to the other instances ("published") or applied
 // here only ("local-only": Redis unconfigured or unreachable).
 type PurgeResult struct {
-	Purged int    `json:"purged"`
+	// Purged counts the entries removed on this instance.
+	Purged int `json:"purged"`
+	// Fanout is "published" or "local-only".
 	Fanout string `json:"fanout"`
 }
 

@@ -69,10 +69,11 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock.
 	Now func() time.Time
-	// Redis, when set, carries cluster-wide invalidations on Channel
-	// (fanout.go); InstanceID names this process in the messages.
-	Redis      *redis.Client
-	Channel    string
+	// Redis, when set, carries cluster-wide invalidations (fanout.go).
+	Redis *redis.Client
+	// Channel is the Pub/Sub channel (DefaultChannel when empty).
+	Channel string
+	// InstanceID names this process as the origin of its messages.
 	InstanceID string
 }
 

@@ -57,7 +57,9 @@ var ErrCorrupt = errors.New("cache: corrupt entry")
 // surrogate keys, header block, body. Per-entry freshness lives here
 // because bigcache's life window is one global duration, not a TTL.
 type Entry struct {
-	Kind  Kind
+	// Kind is what the entry holds.
+	Kind Kind
+	// Flags are the Flag* bits.
 	Flags uint8
 	// ResponseTime is when the response was received (Unix ns).
 	ResponseTime int64

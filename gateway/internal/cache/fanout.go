@@ -34,8 +34,11 @@ const DefaultChannel = "campshub360:invalidate"
 // messages of that time, says so (log, gateway_cache_fanout_degraded) and
 // relies on the entries' freshness lifetimes until it resubscribes.
 type Message struct {
-	V      int    `json:"v"`
+	// V is the message version, 1.
+	V int `json:"v"`
+	// Origin is the publisher's instance id.
 	Origin string `json:"origin"`
+	// Invalidation holds the targets (inlined in the JSON object).
 	Invalidation
 }
 

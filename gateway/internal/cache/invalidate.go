@@ -21,10 +21,14 @@ import (
 //     (the verified token subject; the gateways map it to their HMAC'd
 //     partition id).
 type Invalidation struct {
-	URLs          []string `json:"urls,omitempty"`
-	Prefixes      []string `json:"prefixes,omitempty"`
+	// URLs are exact URLs.
+	URLs []string `json:"urls,omitempty"`
+	// Prefixes are path prefixes.
+	Prefixes []string `json:"prefixes,omitempty"`
+	// SurrogateKeys are Surrogate-Key tags.
 	SurrogateKeys []string `json:"surrogate_keys,omitempty"`
-	Partitions    []string `json:"partitions,omitempty"`
+	// Partitions are "public" or "user:<subject>".
+	Partitions []string `json:"partitions,omitempty"`
 }
 
 // Targets is the number of targets named.
@@ -35,7 +39,10 @@ func (inv *Invalidation) Targets() int {
 // InvalidationError is a malformed purge target: Field is the JSON field
 // with its index ("urls[2]"), Msg what is wrong.
 type InvalidationError struct {
-	Field, Msg string
+	// Field is the JSON field and index, e.g. "urls[2]".
+	Field string
+	// Msg says what is wrong.
+	Msg string
 }
 
 func (e *InvalidationError) Error() string { return e.Field + ": " + e.Msg }

@@ -23,7 +23,14 @@ var classGet = []byte("G")
 // re-encoded. Fragments never reach a server. The slices are borrowed;
 // see the function that returned the URL for their lifetime.
 type URL struct {
-	Scheme, Host, Path, Query []byte
+	// Scheme is "http" or "https" (empty in a purge target without one).
+	Scheme []byte
+	// Host is lower-case, without the scheme's default port.
+	Host []byte
+	// Path is decoded and normalized.
+	Path []byte
+	// Query is the canonical query (sorted by name, re-encoded).
+	Query []byte
 }
 
 // appendPart appends one length-prefixed key part (uvarint length, bytes):
