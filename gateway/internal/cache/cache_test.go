@@ -460,3 +460,67 @@ func TestEvictionUnderBudgetKeepsIndexConsistent(t *testing.T) {
 		t.Fatalf("purge left %d entries, %d bytes", s.Len(), s.Bytes())
 	}
 }
+
+func TestWaitersWithAnotherVariantFetchThemselves(t *testing.T) {
+	release := make(chan struct{})
+	var g *gw
+	o := startOrigin(t, nil)
+	o.set(func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Request.Header.Peek("Accept-Language")) == "en" {
+			<-release
+		}
+		ctx.Response.Header.Set("Cache-Control", "max-age=60")
+		ctx.Response.Header.Set("Vary", "Accept-Language")
+		ctx.SetBodyString("lang=" + string(ctx.Request.Header.Peek("Accept-Language")))
+	})
+	g = startGW(t, o, gwOpts{wait: 30 * time.Second})
+	done := make(chan reply, 2)
+	go func() { done <- g.get(t, "/v", "Accept-Language", "en") }()
+	waitFor(t, "leader at the origin", func() bool { return o.hits.Load() == 1 })
+	go func() { done <- g.get(t, "/v", "Accept-Language", "hi") }()
+	waitFor(t, "waiter", func() bool { return g.c.waiting.Load() == 1 })
+	close(release)
+	got := map[string]bool{}
+	for i := 0; i < 2; i++ {
+		got[(<-done).body] = true
+	}
+	if !got["lang=en"] || !got["lang=hi"] || o.hits.Load() != 2 {
+		t.Fatalf("bodies %v, origin hits %d: a waiter was served another variant", got, o.hits.Load())
+	}
+}
+
+func TestCrossOriginLocationIsNotInvalidated(t *testing.T) {
+	o := startOrigin(t, func(ctx *fasthttp.RequestCtx) {
+		if ctx.IsPut() {
+			ctx.Response.Header.Set("Content-Location", "https://elsewhere.test/other")
+			ctx.Response.Header.Set("Location", "http://campus.test/other") // another scheme
+			ctx.SetStatusCode(200)
+			return
+		}
+		ctx.Response.Header.Set("Cache-Control", "max-age=60")
+		ctx.SetBodyString("v")
+	})
+	g := startGW(t, o, gwOpts{})
+	g.get(t, "/other")
+	g.do(t, "PUT", "/r")
+	// The gateway saw plain HTTP, so "http://campus.test/other" is same
+	// origin here and goes; a host elsewhere never does.
+	if r := g.get(t, "/other"); r.isHit() {
+		t.Fatal("same-origin Location not invalidated")
+	}
+	g.do(t, "PUT", "/r")
+	o.set(func(ctx *fasthttp.RequestCtx) {
+		if ctx.IsPut() {
+			ctx.Response.Header.Set("Content-Location", "https://elsewhere.test/other")
+			ctx.SetStatusCode(200)
+			return
+		}
+		ctx.Response.Header.Set("Cache-Control", "max-age=60")
+		ctx.SetBodyString("v")
+	})
+	g.get(t, "/other")
+	g.do(t, "PUT", "/r")
+	if r := g.get(t, "/other"); !r.isHit() {
+		t.Fatalf("cross-origin Content-Location invalidated /other: %q", r.cacheStatus())
+	}
+}
