@@ -243,7 +243,6 @@ var (
 	hXFHost         = []byte("X-Forwarded-Host")
 	hXFProto        = []byte("X-Forwarded-Proto")
 	hSurrogateKey   = []byte("Surrogate-Key")
-	hVary           = []byte("Vary")
 	hETag           = []byte("ETag")
 	hLastModified   = []byte("Last-Modified")
 	hExpires        = []byte("Expires")

@@ -72,7 +72,7 @@ func FuzzKeyNormalizer(f *testing.F) {
 				}
 			}
 		}
-		if len(u.Host) > 0 && bytes.IndexAny(u.Host, "/?#@ \t\r\n%") < 0 && bytes.IndexByte(u.Path, 0) < 0 {
+		if len(u.Host) > 0 && !bytes.ContainsAny(u.Host, "/?#@ \t\r\n%") && bytes.IndexByte(u.Path, 0) < 0 {
 			text := appendURL(nil, &u)
 			back, msg := parseTarget(string(text), true)
 			if msg == "" && (!bytes.Equal(back.Host, u.Host) || !bytes.Equal(back.Path, u.Path) || !bytes.Equal(back.Query, u.Query)) {
