@@ -3,6 +3,7 @@ package cache
 import (
 	"bytes"
 	"io"
+	"net"
 	"time"
 	"unsafe"
 
@@ -481,7 +482,10 @@ func (c *Cache) background(ctx *fasthttp.RequestCtx, st *state, p *Policy, it *I
 	bst.background = true
 	auth := len(req.Header.PeekBytes(hAuthorization)) > 0
 	user := len(bst.part) > 0
-	ra := ctx.RemoteAddr()
+	var conn net.Conn = bgConn{remote: ctx.RemoteAddr()}
+	if ctx.IsTLS() {
+		conn = tlsBGConn{bgConn{remote: ctx.RemoteAddr()}}
+	}
 	c.bgWG.Add(1)
 	go func() {
 		defer c.bgWG.Done()
@@ -489,7 +493,8 @@ func (c *Cache) background(ctx *fasthttp.RequestCtx, st *state, p *Policy, it *I
 		defer c.release(bst)
 		defer it.refreshing.Store(false)
 		var bctx fasthttp.RequestCtx
-		bctx.Init(req, ra, nil)
+		bctx.Init2(conn, discardLogger{}, true)
+		req.CopyTo(&bctx.Request)
 		fasthttp.ReleaseRequest(req)
 		ex := exchange.From(&bctx)
 		*ex = exCopy

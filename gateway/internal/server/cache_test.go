@@ -206,3 +206,48 @@ func adminGet(t *testing.T, g *gw, path string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+func TestBackgroundRevalidationIsForwardedLikeTheClientRequest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hits atomic.Int64
+	var proto, xff, realIP atomic.Value
+	up := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		proto.Store(string(ctx.Request.Header.Peek("X-Forwarded-Proto")))
+		xff.Store(string(ctx.Request.Header.Peek("X-Forwarded-For")))
+		realIP.Store(string(ctx.Request.Header.Peek("X-Real-IP")))
+		ctx.Response.Header.Set("Cache-Control", "max-age=10, stale-while-revalidate=60")
+		ctx.SetBodyString(fmt.Sprintf("v%d", hits.Add(1)))
+	}}
+	go up.Serve(ln) //nolint:errcheck // ends with Shutdown
+	t.Cleanup(func() { _ = up.Shutdown() })
+	g, clock := cachingGateway(t, ln.Addr().String())
+	get := func() string {
+		resp, err := g.client.Get("https://" + g.addrs.HTTPS + "/api/v1/timetable")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if b := get(); b != "v1" {
+		t.Fatal(b)
+	}
+	clock.Advance(20 * time.Second)
+	if b := get(); b != "v1" {
+		t.Fatalf("stale-while-revalidate served %q", b)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for hits.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no background revalidation")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if proto.Load() != "https" || xff.Load() != "127.0.0.1" || realIP.Load() != "127.0.0.1" {
+		t.Fatalf("background fetch forwarded as proto %v, XFF %v, X-Real-IP %v", proto.Load(), xff.Load(), realIP.Load())
+	}
+}
