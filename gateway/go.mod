@@ -3,6 +3,7 @@ module github.com/campshub360/edge/gateway
 go 1.26.0
 
 require (
+	github.com/allegro/bigcache/v3 v3.1.0
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/goccy/go-yaml v1.19.2
 	github.com/prometheus/client_golang v1.25.0

@@ -1,11 +1,13 @@
 // Package admin serves the gateway's admin listener (loopback or private
 // only, never the public port): Prometheus metrics, liveness and
 // readiness, configuration reload and the redacted running configuration,
-// and Go's pprof profiles.
+// response cache purges, and Go's pprof profiles.
 package admin
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +40,80 @@ type Options struct {
 	// puts it back, returning its state; an error means no such pool or
 	// instance. POST and DELETE /admin/upstreams/{pool}/{instance}/drain.
 	Drain func(pool, instance string, drain bool) (any, error)
+	// CachePurge purges the response cache for POST /admin/cache/purge
+	// (nil: the endpoint answers 404). An error with a FieldErrors method
+	// is the caller's fault (400 listing the fields); any other is 500.
+	CachePurge func(PurgeRequest) (PurgeResult, error)
+}
+
+// PurgeRequest is the JSON body of POST /admin/cache/purge: exact URLs
+// ("https://host/path?query" or "/path?query" for any host), path
+// prefixes, Surrogate-Key tags and partitions ("public" or
+// "user:<subject>"). At least one target is required.
+type PurgeRequest struct {
+	// URLs are exact URLs.
+	URLs []string `json:"urls"`
+	// Prefixes are path prefixes.
+	Prefixes []string `json:"prefixes"`
+	// SurrogateKeys are Surrogate-Key tags.
+	SurrogateKeys []string `json:"surrogate_keys"`
+	// Partitions are "public" or "user:<subject>".
+	Partitions []string `json:"partitions"`
+}
+
+// PurgeResult is the answer: entries purged on this instance and whether
+// the purge was published to the other instances ("published") or applied
+// here only ("local-only": Redis unconfigured or unreachable).
+type PurgeResult struct {
+	// Purged counts the entries removed on this instance.
+	Purged int `json:"purged"`
+	// Fanout is "published" or "local-only".
+	Fanout string `json:"fanout"`
+}
+
+// maxPurgeBody bounds the purge request body.
+const maxPurgeBody = 1 << 20
+
+func cachePurge(ctx *fasthttp.RequestCtx, hook func(PurgeRequest) (PurgeResult, error)) {
+	if hook == nil {
+		problem.Write(ctx, problem.New(fasthttp.StatusNotFound, "not-found", "Not Found", "The response cache is not enabled."))
+		return
+	}
+	if !ctx.IsPost() {
+		ctx.Response.Header.Set(fasthttp.HeaderAllow, "POST")
+		problem.Write(ctx, problem.New(fasthttp.StatusMethodNotAllowed, "method-not-allowed", "Method Not Allowed", "Use POST."))
+		return
+	}
+	body := ctx.Request.Body()
+	if len(body) > maxPurgeBody {
+		problem.Write(ctx, problem.New(fasthttp.StatusRequestEntityTooLarge, "body-too-large", "Content Too Large", "The purge request exceeds 1 MiB."))
+		return
+	}
+	var req PurgeRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || dec.More() {
+		problem.Write(ctx, problem.New(fasthttp.StatusBadRequest, "bad-purge", "Bad Request",
+			`The body must be one JSON object with "urls", "prefixes", "surrogate_keys" and/or "partitions" (lists of strings).`))
+		return
+	}
+	if len(req.URLs)+len(req.Prefixes)+len(req.SurrogateKeys)+len(req.Partitions) == 0 {
+		problem.Write(ctx, problem.New(fasthttp.StatusBadRequest, "bad-purge", "Bad Request", "Name at least one URL, prefix, surrogate key or partition."))
+		return
+	}
+	res, err := hook(req)
+	if err != nil {
+		var fe interface{ FieldErrors() []problem.FieldError }
+		if errors.As(err, &fe) {
+			p := problem.New(fasthttp.StatusBadRequest, "bad-purge", "Bad Request", "Some purge targets are malformed; nothing was purged.")
+			p.Errors = fe.FieldErrors()
+			problem.Write(ctx, p)
+			return
+		}
+		problem.Write(ctx, problem.New(fasthttp.StatusInternalServerError, "internal", "Internal Server Error", "The purge failed."))
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, res)
 }
 
 // Handler returns the admin request handler.
@@ -77,6 +153,8 @@ func Handler(o Options) fasthttp.RequestHandler {
 			writeJSON(ctx, fasthttp.StatusOK, o.Config())
 		case path == "/admin/upstreams" || strings.HasPrefix(path, "/admin/upstreams/"):
 			serveUpstreams(ctx, o, path)
+		case path == "/admin/cache/purge":
+			cachePurge(ctx, o.CachePurge)
 		case strings.HasPrefix(path, "/debug/pprof"):
 			pprofhandler.PprofHandler(ctx)
 		default:

@@ -43,6 +43,8 @@ type Config struct {
 	// RateLimit holds the rate-limit policies routes reference and the
 	// in-flight limits (ratelimit.go).
 	RateLimit RateLimit `yaml:"ratelimit"`
+	// Cache sizes the response cache (cache.go); routes opt in.
+	Cache Cache `yaml:"cache"`
 }
 
 // Log configures logging.
@@ -214,4 +216,6 @@ type Route struct {
 	// RateLimits names the ratelimit.policies that apply to the route; a
 	// request must pass every one (e.g. per IP and per user).
 	RateLimits []string `yaml:"rate_limits"`
+	// Cache is the route's response caching policy (cache.go).
+	Cache RouteCache `yaml:"cache"`
 }

@@ -95,6 +95,7 @@ func (c *Config) fillDefaults() {
 	c.fillHeadersDefaults()
 	c.fillAuthDefaults()
 	c.fillRateLimitDefaults()
+	c.fillCacheDefaults()
 	for i := range c.Upstreams {
 		u := &c.Upstreams[i]
 		if u.DialTimeout == 0 {

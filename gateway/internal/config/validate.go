@@ -185,6 +185,7 @@ func (c *Config) Validate() error {
 	c.validateAuth(&ck)
 	c.validateBalancing(&ck)
 	c.validateRateLimit(&ck)
+	c.validateCache(&ck)
 	if len(ck.ps) == 0 {
 		return nil
 	}

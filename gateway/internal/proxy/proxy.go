@@ -68,7 +68,11 @@ var (
 	// unkeyed request headers that some frameworks honour as the request
 	// target or host; forwarding them would let a client make a backend
 	// answer for a URL the gateway (and its cache) did not route.
-	unkeyed = [][]byte{[]byte("X-Original-URL"), []byte("X-Rewrite-URL"), []byte("X-HTTP-Method-Override"), []byte("X-HTTP-Method")}
+	// The response cache keys on scheme, Host and the target only, so
+	// the other host/scheme/prefix overrides frameworks honour go too.
+	unkeyed = [][]byte{[]byte("X-Original-URL"), []byte("X-Rewrite-URL"), []byte("X-HTTP-Method-Override"), []byte("X-HTTP-Method"),
+		[]byte("X-Original-Method"), []byte("X-Host"), []byte("X-Original-Host"), []byte("X-Forwarded-Server"),
+		[]byte("X-Forwarded-Prefix"), []byte("X-Forwarded-Port"), []byte("X-Forwarded-Scheme"), []byte("X-Url-Scheme")}
 )
 
 // Serve forwards ctx's request to t's pool and leaves the upstream response

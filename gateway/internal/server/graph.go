@@ -10,6 +10,7 @@ import (
 
 	"github.com/campshub360/edge/gateway/internal/authn"
 	"github.com/campshub360/edge/gateway/internal/balancer"
+	"github.com/campshub360/edge/gateway/internal/cache"
 	"github.com/campshub360/edge/gateway/internal/clientip"
 	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/headers"
@@ -48,6 +49,10 @@ type routeTarget struct {
 	edge         edgeRoute
 	// limits are the route's rate-limit policies, nil for none.
 	limits *ratelimit.Route
+	// cacheCfg is the route's caching configuration; cache its compiled
+	// policy (nil: the route does not cache).
+	cacheCfg config.RouteCache
+	cache    *cache.Policy
 }
 
 // compile builds a graph from a validated config. It opens no sockets;
@@ -81,6 +86,7 @@ func compile(cfg *config.Config, deps upstreamDeps) (*graph, error) {
 				proxy:        g.upstreams[r.Upstream].target(r),
 				maxBodyBytes: maxBody,
 				edge:         edge,
+				cacheCfg:     r.Cache,
 			},
 		})
 	}

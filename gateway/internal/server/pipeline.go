@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/gateway/internal/authn"
+	"github.com/campshub360/edge/gateway/internal/cache"
 	"github.com/campshub360/edge/gateway/internal/clientip"
 	"github.com/campshub360/edge/gateway/internal/cors"
 	"github.com/campshub360/edge/gateway/internal/exchange"
@@ -32,6 +33,8 @@ type stage func(next fasthttp.RequestHandler) fasthttp.RequestHandler
 //	clientip  trusted-proxy walk of X-Forwarded-For
 //	auth      bearer token verification (per route), identity headers
 //	ratelimit in-flight caps, the route's rate-limit policies, RateLimit fields
+//	cache     RFC 9111 response cache of the matched route; hits, 304s and
+//	          only-if-cached misses end here and never reach the proxy
 //	proxy     body limit, balancer pick, rewrite, forward, safe retry,
 //	          error mapping; 404 when no route matched
 func (s *Server) chain(g *graph) fasthttp.RequestHandler {
@@ -61,6 +64,9 @@ func (s *Server) chain(g *graph) fasthttp.RequestHandler {
 		},
 		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			return g.limits.Middleware(routeLimits, next)
+		},
+		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+			return s.cache.Middleware(cachePolicy, next)
 		},
 	}
 	h := s.routeAndProxy(g)
@@ -101,4 +107,14 @@ func (s *Server) routeAndProxy(g *graph) fasthttp.RequestHandler {
 		}
 		s.proxy.Serve(ctx, &t.proxy)
 	}
+}
+
+// cachePolicy returns the cache policy of the request's matched route
+// (nil when none matched or the route does not cache).
+func cachePolicy(ctx *fasthttp.RequestCtx) *cache.Policy {
+	r := exchange.From(ctx).Matched
+	if r == nil {
+		return nil
+	}
+	return r.Target.(*routeTarget).cache
 }

@@ -7,10 +7,14 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +26,7 @@ import (
 	"github.com/campshub360/edge/gateway/internal/admin"
 	"github.com/campshub360/edge/gateway/internal/authn"
 	"github.com/campshub360/edge/gateway/internal/balancer"
+	"github.com/campshub360/edge/gateway/internal/cache"
 	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/exchange"
 	"github.com/campshub360/edge/gateway/internal/metrics"
@@ -88,6 +93,9 @@ type Server struct {
 	redis *redis.Client
 	// limits holds the rate limiter's buckets across reloads (ratelimit.go).
 	limits *ratelimit.Engine
+	// cache is the response cache, created once (sized at start); routes
+	// opt in per configuration generation.
+	cache *cache.Cache
 
 	current  atomic.Pointer[graph]
 	draining atomic.Bool
@@ -139,9 +147,14 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	if err := s.startLimits(cfg); err != nil {
 		return nil, err
 	}
+	if s.cache, err = newCache(cfg, o, s.redis); err != nil {
+		s.limits.Close()
+		return nil, err
+	}
 	g, err := s.build(cfg)
 	if err != nil {
 		s.limits.Close()
+		_ = s.cache.Close()
 		return nil, err
 	}
 	s.current.Store(g)
@@ -162,6 +175,16 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 				Config:    func() any { return redacted(s.current.Load().cfg) },
 				Upstreams: s.upstreamsState,
 				Drain:     s.drain,
+				CachePurge: func(r admin.PurgeRequest) (admin.PurgeResult, error) {
+					n, fanned, err := s.cache.Purge(cache.Invalidation{
+						URLs: r.URLs, Prefixes: r.Prefixes, SurrogateKeys: r.SurrogateKeys, Partitions: r.Partitions,
+					})
+					res := admin.PurgeResult{Purged: n, Fanout: "published"}
+					if !fanned {
+						res.Fanout = "local-only"
+					}
+					return res, err
+				},
 			}),
 		}
 	}
@@ -177,11 +200,43 @@ func (s *Server) build(cfg *config.Config) (*graph, error) {
 	if err := s.compileLimits(g); err != nil {
 		return nil, err
 	}
+	for _, r := range g.routes.Routes() {
+		t := r.Target.(*routeTarget)
+		if t.cacheCfg.Enabled {
+			t.cache = s.cache.Policy(r.Name, t.cacheCfg.PerUser, t.cacheCfg.MaxObjectBytes)
+		}
+	}
 	if err := s.buildAuth(g, s.current.Load()); err != nil {
 		return nil, err
 	}
 	g.handler = s.chain(g)
 	return g, nil
+}
+
+// newCache creates the process's response cache from cfg.Cache: a random
+// partition HMAC key and instance id per process (purges name subjects,
+// not partition ids, so instances need not share the key).
+func newCache(cfg *config.Config, o Options, rdb *redis.Client) (*cache.Cache, error) {
+	var key [32]byte
+	var id [6]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	host, _ := os.Hostname()
+	k := cfg.Cache
+	return cache.New(cache.Options{
+		Store: cache.StoreOptions{
+			MaxBytes: k.MaxBytes, HotBytes: k.HotBytes, MaxObjectBytes: k.MaxObjectBytes,
+			UserQuotaBytes: k.UserQuotaBytes, LifeWindow: k.MaxLifetime,
+		},
+		Encodings: k.Encodings, PartitionKey: key[:], CoalesceWait: k.CoalesceWait, HitForMiss: k.HitForMiss,
+		RefreshAhead: k.RefreshAhead, MaxBackground: k.MaxBackground, Registry: o.Registry, Log: o.Log,
+		Now: o.Now, Redis: rdb, Channel: k.InvalidationChannel,
+		InstanceID: "gateway-" + host + "-" + hex.EncodeToString(id[:]),
+	})
 }
 
 // loadCerts loads the configured certificates (edge.go: certSource); on
@@ -324,6 +379,7 @@ func (s *Server) shutdown(cfg *config.Config) {
 		_ = s.certWatcher.Close()
 	}
 	s.limits.Close()
+	_ = s.cache.Close()
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
@@ -351,6 +407,9 @@ func (s *Server) Reload() error {
 		s.metrics.ConfigReloads.WithLabelValues("failure").Inc()
 		s.log.Error("configuration reload rejected; previous configuration stays active", "error", err.Error())
 		return err
+	}
+	if !reflect.DeepEqual(cfg.Cache, old.cfg.Cache) {
+		s.log.Warn("cache settings changed; they apply after a restart (routes' cache policies apply now)")
 	}
 	if cfg.Listen != old.cfg.Listen {
 		s.log.Warn("listener addresses changed; they apply after a restart", "running", old.cfg.Listen, "configured", cfg.Listen)
