@@ -15,12 +15,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/campshub360/edge/backend/internal/keyring"
 	"github.com/campshub360/edge/backend/internal/testdb"
 )
 
+// envOf serves m, with test keyrings for the secrets serve requires
+// (unless m sets them) and a low bcrypt cost.
 func envOf(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+	return func(k string) string {
+		if v, ok := m[k]; ok {
+			return v
+		}
+		return testEnv[k]
+	}
 }
+
+// testEnv holds keyrings generated for this test binary.
+var testEnv = func() map[string]string {
+	_, enc, _ := keyring.Generate("test-enc", nil)
+	_, sig, _ := keyring.Generate("test-sig", nil)
+	return map[string]string{"ENCRYPTION_KEYS": enc, "SIGNING_KEY_SECRETS": sig, "AUTH_BCRYPT_COST": "10"}
+}()
 
 // lockedBuffer collects output written by a running server.
 type lockedBuffer struct {

@@ -17,7 +17,11 @@ import (
 	"github.com/campshub360/edge/shared/requestid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/google/uuid"
+
 	"github.com/campshub360/edge/backend/internal/api"
+	"github.com/campshub360/edge/backend/internal/authz"
+	"github.com/campshub360/edge/backend/internal/authz/authztest"
 )
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -44,7 +48,14 @@ type server struct {
 	logs   *syncBuffer
 	reg    *prometheus.Registry
 	client *http.Client
+	// token is sent as a bearer token on every request that sets no
+	// Authorization header of its own (an admin principal unless the test
+	// brought its own authenticator).
+	token string
 }
+
+// adminToken is the bearer start gives tests that bring no authenticator.
+const adminToken = "test-admin"
 
 // start serves an API built from d (Logger, Registry, IDs and ReadyTimeout
 // filled in when unset) on 127.0.0.1:0 until the test ends.
@@ -64,6 +75,11 @@ func start(t *testing.T, d api.Deps) *server {
 	}
 	if d.ReadyTimeout == 0 {
 		d.ReadyTimeout = 2 * time.Second
+	}
+	if d.Authn == nil {
+		toks := authztest.New()
+		s.token = toks.Add(adminToken, &authz.Principal{UserID: uuid.New(), Role: authz.RoleAdmin})
+		d.Authn = toks
 	}
 	a, err := api.New(d)
 	if err != nil {
@@ -104,7 +120,14 @@ func (s *server) do(t *testing.T, method, path string, header map[string]string)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, own := header["Authorization"]; !own && s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
 	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	res, err := s.client.Do(req)

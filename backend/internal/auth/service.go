@@ -26,6 +26,7 @@ import (
 	"github.com/campshub360/edge/backend/internal/audit"
 	"github.com/campshub360/edge/backend/internal/authz"
 	"github.com/campshub360/edge/backend/internal/keyring"
+	"github.com/campshub360/edge/backend/internal/pii"
 )
 
 // Options configure a Service. Every field is required unless noted.
@@ -617,7 +618,9 @@ type MFAEnrollment struct {
 	Secret, URL string
 }
 
-func mfaAAD(user uuid.UUID) []byte { return []byte("users.mfa_secret:" + user.String()) }
+// mfaAAD binds a sealed TOTP secret to its user (the rotation job in
+// package pii re-seals it with the same associated data).
+func mfaAAD(user uuid.UUID) []byte { return pii.MFAAAD(user) }
 
 // EnrollMFA creates a pending TOTP secret for the caller (replacing a
 // pending one); it becomes active with VerifyMFA. ErrConflict when MFA is
