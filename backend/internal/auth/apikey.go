@@ -113,13 +113,14 @@ func checkScopes(scopes []string, resources map[string]bool) error {
 	if len(scopes) > 50 {
 		return &FieldError{Field: "scopes", Message: "must list at most 50 scopes"}
 	}
-	for _, s := range scopes {
+	for i, s := range scopes {
+		field := fmt.Sprintf("scopes[%d]", i)
 		if !ValidScope(s) {
-			return &FieldError{Field: "scopes", Message: fmt.Sprintf("%q is not a scope; want <resource>:read or <resource>:write", clipStr(s, 48))}
+			return &FieldError{Field: field, Message: "is not a scope; want <resource>:read or <resource>:write, e.g. students:read"}
 		}
 		res, _, _ := strings.Cut(s, ":")
 		if res != "*" && !resources[res] {
-			return &FieldError{Field: "scopes", Message: fmt.Sprintf("%q names no resource an API key can use", clipStr(s, 48))}
+			return &FieldError{Field: field, Message: "names no resource an API key can use"}
 		}
 	}
 	return nil

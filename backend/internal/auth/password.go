@@ -154,6 +154,11 @@ func NewHasher(cost, concurrency int, wait time.Duration) (*Hasher, error) {
 func (h *Hasher) Cost() int { return h.cost }
 
 func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
 	t := time.NewTimer(h.wait)
 	defer t.Stop()
 	select {

@@ -17,6 +17,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/campshub360/edge/shared/token"
 	"github.com/google/uuid"
@@ -129,7 +131,7 @@ type LoginResult struct {
 // loginRE accepts an e-mail address or a roll number (never anything that
 // could be confused with both).
 var (
-	emailRE = regexp.MustCompile(`^[^@\s]{1,64}@[^@\s]{1,255}$`)
+	emailRE = regexp.MustCompile(`^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,255}$`)
 	rollRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9/-]{2,31}$`)
 )
 
@@ -383,7 +385,7 @@ func (s *Service) startSession(ctx context.Context, a Account, mfa bool, m Meta)
 		return TokenPair{}, err
 	}
 	sess := Session{ID: uuid.New(), UserID: a.ID, CreatedAt: now, LastUsedAt: now,
-		ExpiresAt: now.Add(s.o.SessionMaxAge), MFA: mfa, UserAgent: clipStr(m.UserAgent, 256), IP: m.IP}
+		ExpiresAt: now.Add(s.o.SessionMaxAge), MFA: mfa, UserAgent: printableOnly(clipStr(m.UserAgent, 256)), IP: m.IP}
 	rec := RefreshRecord{Hash: hash, ExpiresAt: minTime(now.Add(s.o.RefreshTTL), sess.ExpiresAt), AccessJTI: jti, AccessExpiresAt: exp}
 	if err := s.o.Store.CreateSession(ctx, sess, rec); err != nil {
 		return TokenPair{}, err
@@ -884,8 +886,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *authz.Principal, in APIKe
 		return APIKey{}, "", ErrNotUserSession
 	}
 	name := strings.TrimSpace(in.Name)
-	if name == "" || len(name) > 100 {
-		return APIKey{}, "", &FieldError{Field: "name", Message: "is required, at most 100 characters"}
+	if name == "" || len(name) > 100 || !printable(name) {
+		return APIKey{}, "", &FieldError{Field: "name", Message: "is required: at most 100 printable characters"}
 	}
 	if err := checkScopes(in.Scopes, resources); err != nil {
 		return APIKey{}, "", err
@@ -947,6 +949,33 @@ func (s *Service) record(ctx context.Context, m Meta, actor uuid.UUID, action, e
 	if err != nil {
 		s.o.Log.Warn("audit event not queued", "action", action, "error", err.Error())
 	}
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// printableOnly drops invalid UTF-8 and control characters (for values
+// stored from headers, such as User-Agent).
+func printableOnly(s string) string {
+	if printable(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 func throttleIPKey(ip netip.Addr) string {
