@@ -103,24 +103,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer cancel()
 		_ = auditLog.Close(actx)
 	}()
-	authn, err := newAuthenticator(ctx, cfg, pool, rdb, auditLog, reg, log)
-	if err != nil {
-		return err
-	}
-	a, err := api.New(api.Deps{
-		Students:     postgres.NewStore(pool, cfg.Database.QueryTimeout),
-		Checks:       checks,
-		ReadyTimeout: cfg.ReadyTimeout,
-		Logger:       log,
-		Registry:     reg,
-		IDs:          requestid.NewGenerator(nil),
-		Authn:        authn.Authenticator,
-		Auth:         authn.Service,
-		Vault:        authn.Vault,
-		Proxies:      authn.Proxies,
-		Audit:        auditLog,
-		Security:     authn.Metrics,
-	})
+	a, authn, err := buildAPI(ctx, cfg, pool, rdb, auditLog, reg, log, checks)
 	if err != nil {
 		return err
 	}
@@ -188,6 +171,35 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	<-served
 	log.Info("stopped")
 	return nil
+}
+
+// buildAPI wires the API the server serves: the stores on pool,
+// authentication (newAuthenticator) with rdb (nil: without Redis), audit
+// events to rec and metrics on reg. Tests build their API through it too.
+func buildAPI(ctx context.Context, cfg config.Serve, pool *pgxpool.Pool, rdb *redis.Client, rec audit.Recorder,
+	reg *prometheus.Registry, log *slog.Logger, checks []api.Check) (*api.API, *authn, error) {
+	authn, err := newAuthenticator(ctx, cfg, pool, rdb, rec, reg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := api.New(api.Deps{
+		Students:     postgres.NewStore(pool, cfg.Database.QueryTimeout),
+		Checks:       checks,
+		ReadyTimeout: cfg.ReadyTimeout,
+		Logger:       log,
+		Registry:     reg,
+		IDs:          requestid.NewGenerator(nil),
+		Authn:        authn.Authenticator,
+		Auth:         authn.Service,
+		Vault:        authn.Vault,
+		Proxies:      authn.Proxies,
+		Audit:        rec,
+		Security:     authn.Metrics,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, authn, nil
 }
 
 // checkSchema refuses to serve a database whose schema is not exactly the
