@@ -84,15 +84,16 @@ type stackOptions struct {
 	lockout  auth.Lockout
 	ipLock   auth.Lockout
 	stateTTL time.Duration
+	cost     int // bcrypt cost (default the minimum)
 }
 
-func newStack(t *testing.T, o stackOptions) *stack {
+func newStack(t testing.TB, o stackOptions) *stack {
 	t.Helper()
 	db := testdb.New(t)
 	return newStackOn(t, db, o)
 }
 
-func newStackOn(t *testing.T, db *testdb.DB, o stackOptions) *stack {
+func newStackOn(t testing.TB, db *testdb.DB, o stackOptions) *stack {
 	t.Helper()
 	ctx := context.Background()
 	ck := &clock{now: time.Now().UTC().Truncate(time.Second)}
@@ -136,7 +137,11 @@ func newStackOn(t *testing.T, db *testdb.DB, o stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hasher, _ := auth.NewHasher(bcrypt.MinCost, 4, 5*time.Second)
+	cost := o.cost
+	if cost == 0 {
+		cost = bcrypt.MinCost
+	}
+	hasher, _ := auth.NewHasher(cost, 4, time.Minute)
 	policy, _ := auth.NewPolicy(12)
 	lock := o.lockout
 	if lock.Threshold == 0 {
@@ -169,7 +174,7 @@ func newStackOn(t *testing.T, db *testdb.DB, o stackOptions) *stack {
 }
 
 // user creates an account directly in the database.
-func (st *stack) user(t *testing.T, email, role, pw string, mustChange bool) uuid.UUID {
+func (st *stack) user(t testing.TB, email, role, pw string, mustChange bool) uuid.UUID {
 	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
 	if err != nil {
@@ -185,7 +190,7 @@ func (st *stack) user(t *testing.T, email, role, pw string, mustChange bool) uui
 
 // call sends method path with a JSON body (nil: none) and a bearer token
 // ("" none) and decodes a JSON answer into out (when not nil).
-func (st *stack) call(t *testing.T, method, path, token string, body any, out any) response {
+func (st *stack) call(t testing.TB, method, path, token string, body any, out any) response {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -234,7 +239,7 @@ type tokens struct {
 	MFAToken               string `json:"mfa_token"`
 }
 
-func (st *stack) login(t *testing.T, user, pw string) tokens {
+func (st *stack) login(t testing.TB, user, pw string) tokens {
 	t.Helper()
 	var tk tokens
 	r := st.call(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": user, "password": pw}, &tk)

@@ -15,7 +15,7 @@ import (
 	"github.com/campshub360/edge/backend/internal/testdb"
 )
 
-func seededDB(t *testing.T, students int) *testdb.DB {
+func seededDB(t testing.TB, students int) *testdb.DB {
 	t.Helper()
 	db := testdb.New(t)
 	loc, _ := time.LoadLocation(seed.DefaultTimeZone)

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/backend/internal/api"
 	"github.com/campshub360/edge/backend/internal/authz"
@@ -48,6 +49,8 @@ type server struct {
 	logs   *syncBuffer
 	reg    *prometheus.Registry
 	client *http.Client
+	// handler serves requests in memory (benchmarks).
+	handler fasthttp.RequestHandler
 	// token is sent as a bearer token on every request that sets no
 	// Authorization header of its own (an admin principal unless the test
 	// brought its own authenticator).
@@ -59,7 +62,7 @@ const adminToken = "test-admin"
 
 // start serves an API built from d (Logger, Registry, IDs and ReadyTimeout
 // filled in when unset) on 127.0.0.1:0 until the test ends.
-func start(t *testing.T, d api.Deps) *server {
+func start(t testing.TB, d api.Deps) *server {
 	t.Helper()
 	s := &server{logs: &syncBuffer{}, reg: prometheus.NewRegistry(), client: &http.Client{Timeout: 30 * time.Second}}
 	if d.Logger == nil {
@@ -85,6 +88,7 @@ func start(t *testing.T, d api.Deps) *server {
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}
+	s.handler = a.Handler()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +118,7 @@ type response struct {
 	body   []byte
 }
 
-func (s *server) do(t *testing.T, method, path string, header map[string]string) response {
+func (s *server) do(t testing.TB, method, path string, header map[string]string) response {
 	t.Helper()
 	req, err := http.NewRequest(method, s.base+path, nil)
 	if err != nil {

@@ -92,6 +92,12 @@ const maxCache = 50_000
 // so unknown prefixes cost the same as wrong secrets.
 var dummyKeyHash = sha256.Sum256([]byte("campshub360 api key that does not exist"))
 
+// NewTokenVerifier returns the shared/token Verifier the Authenticator
+// uses over keys (for tools and benchmarks).
+func NewTokenVerifier(keys *Keys, issuer, audience string, leeway time.Duration, now func() time.Time) *token.Verifier {
+	return &token.Verifier{Issuer: issuer, Audience: audience, Keys: keys.Set, Leeway: leeway, Now: now}
+}
+
 // NewAuthenticator returns a ready Authenticator.
 func NewAuthenticator(o AuthenticatorOptions) (*Authenticator, error) {
 	if o.Keys == nil || o.Denylist == nil || o.Store == nil {
@@ -105,8 +111,7 @@ func NewAuthenticator(o AuthenticatorOptions) (*Authenticator, error) {
 	}
 	return &Authenticator{
 		o: o,
-		verifier: &token.Verifier{Issuer: o.Issuer, Audience: o.Audience, Keys: o.Keys.Set,
-			Leeway: o.Leeway, Now: o.Now},
+		verifier: NewTokenVerifier(o.Keys, o.Issuer, o.Audience, o.Leeway, o.Now),
 		verified: map[string]verifiedToken{},
 		states:   map[uuid.UUID]cachedState{},
 		keys:     map[string]cachedKey{},
