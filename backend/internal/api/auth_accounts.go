@@ -29,7 +29,6 @@ type meJSON struct {
 	LastName           *string      `json:"last_name"`
 	Contact            *contactJSON `json:"contact,omitempty"`
 	LastLoginAt        *string      `json:"last_login_at"`
-	APIKeyID           *string      `json:"api_key_id,omitempty"`
 }
 
 type contactJSON struct {
@@ -64,7 +63,7 @@ func (a *API) me(ctx *fasthttp.RequestCtx) {
 	out := meJSON{ID: acct.ID.String(), Email: acct.Email, Role: string(acct.Role), MFAEnabled: acct.MFAEnabled,
 		MustChangePassword: acct.MustChangePassword, StudentID: idPtr(acct.StudentID), FacultyID: idPtr(acct.FacultyID),
 		RollNumber: strPtr(acct.RollNumber), EmployeeID: strPtr(acct.EmployeeID),
-		FirstName: strPtr(acct.FirstName), LastName: strPtr(acct.LastName), APIKeyID: idPtr(p.APIKeyID)}
+		FirstName: strPtr(acct.FirstName), LastName: strPtr(acct.LastName)}
 	if !acct.LastLoginAt.IsZero() {
 		out.LastLoginAt = strPtr(acct.LastLoginAt.UTC().Format(timeLayout))
 	}

@@ -110,7 +110,7 @@ func NewAuthenticator(o AuthenticatorOptions) (*Authenticator, error) {
 		o.QueryTimeout = 5 * time.Second
 	}
 	return &Authenticator{
-		o: o,
+		o:        o,
 		verifier: NewTokenVerifier(o.Keys, o.Issuer, o.Audience, o.Leeway, o.Now),
 		verified: map[string]verifiedToken{},
 		states:   map[uuid.UUID]cachedState{},
