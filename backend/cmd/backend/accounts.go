@@ -55,7 +55,7 @@ func accountsCmd(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	cost, err := bcryptCost(getenv)
+	cost, err := config.LoadBcryptCost(getenv, true)
 	if err != nil {
 		return err
 	}
@@ -117,20 +117,6 @@ func accountsCmd(ctx context.Context, args []string, getenv func(string) string,
 	}
 	fmt.Fprintf(stdout, "demo accounts written to %s\n", *out)
 	return nil
-}
-
-// bcryptCost reads AUTH_BCRYPT_COST (4..16, default 12).
-func bcryptCost(getenv func(string) string) (int, error) {
-	cfg, err := config.LoadServe([]string{"--dev"}, func(k string) string {
-		if k == "DATABASE_URL" && getenv(k) == "" {
-			return "postgres://unused@127.0.0.1/unused"
-		}
-		return getenv(k)
-	})
-	if err != nil {
-		return 0, err
-	}
-	return cfg.Auth.BcryptCost, nil
 }
 
 // writeCredentials atomically writes creds as indented JSON (keys sorted)

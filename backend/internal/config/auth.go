@@ -91,11 +91,11 @@ func loadAuth(getenv func(string) string, dev bool, ps *problems) Auth {
 	if a.SessionMaxAge < a.RefreshTTL {
 		ps.add("AUTH_SESSION_MAX_AGE", "must be at least AUTH_REFRESH_TOKEN_TTL")
 	}
-	minCost := int64(10)
-	if dev {
-		minCost = 4
+	if cost, err := LoadBcryptCost(getenv, dev); err != nil {
+		ps.add("AUTH_BCRYPT_COST", err.(*Error).Problems[0].Message)
+	} else {
+		a.BcryptCost = cost
 	}
-	a.BcryptCost = int(ps.integer(getenv, "AUTH_BCRYPT_COST", 12, minCost, 16))
 	a.PasswordMinLength = int(ps.integer(getenv, "AUTH_PASSWORD_MIN_LENGTH", 12, 8, 64))
 	window := ps.duration(getenv, "AUTH_LOCKOUT_WINDOW", 15*time.Minute, time.Minute, 24*time.Hour)
 	base := ps.duration(getenv, "AUTH_LOCKOUT_BASE", time.Minute, time.Second, time.Hour)
@@ -167,6 +167,21 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// LoadBcryptCost reads AUTH_BCRYPT_COST alone (for `backend accounts`),
+// with the same bounds as serve.
+func LoadBcryptCost(getenv func(string) string, dev bool) (int, error) {
+	var ps problems
+	minCost := int64(10)
+	if dev {
+		minCost = 4
+	}
+	cost := int(ps.integer(getenv, "AUTH_BCRYPT_COST", 12, minCost, 16))
+	if len(ps) > 0 {
+		return 0, &Error{Problems: ps}
+	}
+	return cost, nil
 }
 
 // LoadSecrets reads only the two keyrings, for the maintenance commands
