@@ -101,6 +101,13 @@ fi
 
 "$RUN/bin/backend" migrate up
 "$RUN/bin/backend" seed --if-empty --students "${SEED_STUDENTS:-2000}" --weeks 2
+# Development secrets (the keyrings sealing personal data and the token
+# signing keys) live in .run/secrets, generated on first use; the seed's
+# dates of birth are sealed with them.
+"$RUN/bin/backend" keys rotate-pii --dev --runtime-dir "$RUN" >/dev/null
+# Demo accounts, one per role plus faculty and students with real sections,
+# each with a fresh random password.
+(umask 077 && "$RUN/bin/backend" accounts demo --dev --out "$RUN/demo-accounts.json" >"$RUN/logs/demo-accounts.txt")
 
 # start_backend N starts backend instance N on 127.0.0.1:900N, appending
 # to its log.
@@ -130,6 +137,10 @@ start_gateway
 wait_http "https://localhost:8443/health/" 30 ||
 	die "the gateway did not become ready; see .run/logs/gateway.log: $(tail -n 1 "$RUN/logs/gateway.log" 2>/dev/null)"
 
+registrar=$(grep -o '"registrar@[^"]*": "[^"]*"' "$RUN/demo-accounts.json" | head -n 1)
+reg_email=$(printf '%s' "$registrar" | cut -d'"' -f2)
+reg_password=$(printf '%s' "$registrar" | cut -d'"' -f4)
+
 cat <<EOF
 
 CampsHub360 Edge is running.
@@ -138,8 +149,14 @@ CampsHub360 Edge is running.
   Admin          http://127.0.0.1:9090/metrics  /healthz  /readyz
   Backends       http://127.0.0.1:9001  http://127.0.0.1:9002
   Logs           .run/logs/
-Try:
-  curl -k 'https://localhost:8443/api/v1/students?limit=5'
+  Demo accounts  .run/demo-accounts.json (e-mail -> password, new passwords every run)
+
+$(cat "$RUN/logs/demo-accounts.txt")
+
+Try (sign in, then call the API with the access token):
+  TOKEN=\$(curl -sk https://localhost:8443/api/v1/auth/login -H 'Content-Type: application/json' \\
+    -d '{"username":"$reg_email","password":"$reg_password"}' | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')
+  curl -k -H "Authorization: Bearer \$TOKEN" 'https://localhost:8443/api/v1/students?limit=5'
 
 Ctrl-C or 'make stop' stops everything.
 EOF

@@ -7,6 +7,8 @@
 # TEST_DATABASE_URL / TEST_REDIS_URL, when set, point the tests at existing
 # servers instead (each test package creates and drops its own database).
 # GO_TEST_FLAGS adds flags to go test (e.g. GO_TEST_FLAGS='-run Students');
+# GO_TEST_RACE=0 drops the race detector (for benchmarks:
+# GO_TEST_RACE=0 GO_TEST_FLAGS='-run ^$ -bench Login -benchtime 5x');
 # package patterns as arguments narrow the run (scripts/test.sh ./backend/...).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,7 +61,9 @@ else
 fi
 log "go vet"
 go vet "${pkgs[@]}"
-log "go test -race ${GO_TEST_FLAGS:-}"
+race=-race
+[ "${GO_TEST_RACE:-1}" = 0 ] && race=
+log "go test $race ${GO_TEST_FLAGS:-}"
 # shellcheck disable=SC2086
-go test -race -count=1 -timeout 60m ${GO_TEST_FLAGS:-} "${pkgs[@]}"
+go test $race -count=1 -timeout 60m ${GO_TEST_FLAGS:-} "${pkgs[@]}"
 log "all tests passed"

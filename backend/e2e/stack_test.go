@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/campshub360/edge/backend/internal/keyring"
 	"github.com/campshub360/edge/backend/internal/testdb"
 )
 
@@ -150,7 +151,20 @@ var client = &http.Client{
 
 func get(t *testing.T, url string) (int, http.Header, []byte) {
 	t.Helper()
-	resp, err := client.Get(url)
+	return getAuth(t, url, "")
+}
+
+// getAuth GETs url with a bearer token (none when empty).
+func getAuth(t *testing.T, url, token string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
@@ -193,11 +207,18 @@ func gatewayAddrs(t *testing.T, p *proc) (https, admin string) {
 func TestStackServesStudentsOverHTTPSAndSurvivesBackendLoss(t *testing.T) {
 	gatewayBin, backendBin := binaries(t)
 	db := testdb.NewEmpty(t)
-	env := []string{"DATABASE_URL=" + db.URL, "REDIS_URL=" + testdb.RedisURL(t)}
+	// Outside --dev the backend needs its two keyrings; both instances
+	// share them (and the signing keys they seal, in PostgreSQL).
+	_, enc, _ := keyring.Generate("e2e-data", nil)
+	_, sig, _ := keyring.Generate("e2e-seal", nil)
+	env := []string{"DATABASE_URL=" + db.URL, "REDIS_URL=" + testdb.RedisURL(t),
+		"ENCRYPTION_KEYS=" + enc, "SIGNING_KEY_SECRETS=" + sig, "AUTH_BCRYPT_COST=10"}
+	accounts := filepath.Join(t.TempDir(), "demo-accounts.json")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for _, args := range [][]string{{"migrate", "up"}, {"seed", "--students", "300", "--weeks", "1"}} {
+	for _, args := range [][]string{{"migrate", "up"}, {"seed", "--students", "300", "--weeks", "1"},
+		{"accounts", "demo", "--dev", "--out", accounts}} {
 		cmd := exec.CommandContext(ctx, backendBin, args...)
 		cmd.Env = append(os.Environ(), env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -240,9 +261,24 @@ routes:
 	httpsAddr, adminAddr := gatewayAddrs(t, gw)
 	base := "https://" + httpsAddr
 
-	// The walking skeleton's promise: five students from PostgreSQL, over
-	// HTTPS, through the gateway.
+	// Students are not public: without a token, 401 from the backend
+	// through the gateway.
 	status, hdr, body := get(t, base+"/api/v1/students?limit=5")
+	if status != 401 || !strings.Contains(hdr.Get("WWW-Authenticate"), "Bearer") {
+		t.Fatalf("anonymous students: %d %v %s", status, hdr, body)
+	}
+	// Sign in through the gateway with a demo account; the JWK Set the
+	// gateway verifies with is public.
+	registrar, password := demoAccount(t, accounts, "registrar@")
+	token := loginVia(t, base, registrar, password)
+	if status, hdr, body := get(t, base+"/api/v1/auth/jwks.json"); status != 200 || !strings.Contains(string(body), `"kty":"OKP"`) ||
+		hdr.Get("Content-Type") != "application/jwk-set+json" {
+		t.Fatalf("jwks: %d %s", status, body)
+	}
+
+	// The walking skeleton's promise: five students from PostgreSQL, over
+	// HTTPS, through the gateway, now for a signed-in registrar.
+	status, hdr, body = getAuth(t, base+"/api/v1/students?limit=5", token)
 	if status != 200 {
 		t.Fatalf("GET students: %d %s", status, body)
 	}
@@ -264,18 +300,18 @@ routes:
 	}
 
 	// One student by id, and the next page by cursor.
-	status, _, body = get(t, base+"/api/v1/students/"+page.Items[0].ID)
+	status, _, body = getAuth(t, base+"/api/v1/students/"+page.Items[0].ID, token)
 	if status != 200 || !strings.Contains(string(body), page.Items[0].RollNumber) {
 		t.Fatalf("GET student by id: %d %s", status, body)
 	}
-	status, _, body = get(t, base+"/api/v1/students?limit=5&cursor="+page.NextCursor)
+	status, _, body = getAuth(t, base+"/api/v1/students?limit=5&cursor="+page.NextCursor, token)
 	if status != 200 || strings.Contains(string(body), page.Items[0].ID) {
 		t.Fatalf("next page: %d %s", status, body)
 	}
 
 	// Bad input is a problem document, with the request id, from the backend through the gateway.
 	for _, q := range []string{"limit=0", "limit=100000", "limit=abc", "cursor=forged"} {
-		status, hdr, body = get(t, base+"/api/v1/students?"+q)
+		status, hdr, body = getAuth(t, base+"/api/v1/students?"+q, token)
 		var p struct {
 			Status    int    `json:"status"`
 			RequestID string `json:"request_id"`
@@ -299,7 +335,7 @@ routes:
 		t.Fatalf("backend exit after SIGTERM: %v", err)
 	}
 	for i := 0; i < 20; i++ {
-		if status, _, body := get(t, base+"/api/v1/students?limit=2"); status != 200 {
+		if status, _, body := getAuth(t, base+"/api/v1/students?limit=2", token); status != 200 {
 			t.Fatalf("request %d with one instance down: %d %s", i, status, body)
 		}
 	}
@@ -308,7 +344,7 @@ routes:
 	if err := backends[1].stop(t, 20*time.Second); err != nil {
 		t.Fatalf("backend exit after SIGTERM: %v", err)
 	}
-	status, hdr, body = get(t, base+"/api/v1/students?limit=2")
+	status, hdr, body = getAuth(t, base+"/api/v1/students?limit=2", token)
 	if status != 502 || hdr.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(body), hdr.Get("X-Request-ID")) {
 		t.Fatalf("all instances down: %d %s", status, body)
 	}
@@ -319,11 +355,55 @@ routes:
 	}
 }
 
+// demoAccount returns the e-mail and password of the demo account whose
+// e-mail starts with prefix.
+func demoAccount(t *testing.T, path, prefix string) (string, string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var creds map[string]string
+	if err := json.Unmarshal(raw, &creds); err != nil {
+		t.Fatal(err)
+	}
+	for email, pw := range creds {
+		if strings.HasPrefix(email, prefix) {
+			return email, pw
+		}
+	}
+	t.Fatalf("no demo account %s* in %s", prefix, path)
+	return "", ""
+}
+
+// loginVia signs in through base and returns the access token.
+func loginVia(t *testing.T, base, username, password string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": username, "password": password})
+	resp, err := client.Post(base+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var tk struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+	}
+	if resp.StatusCode != 200 || json.Unmarshal(raw, &tk) != nil || tk.AccessToken == "" || tk.TokenType != "Bearer" {
+		t.Fatalf("login through the gateway: %d %s", resp.StatusCode, raw)
+	}
+	return tk.AccessToken
+}
+
 func TestBackendWithUnreachableDatabaseExitsWithOneLine(t *testing.T) {
 	_, backendBin := binaries(t)
 	dead := freePort(t)
 	cmd := exec.Command(backendBin, "serve", "--listen", freePort(t))
-	cmd.Env = append(os.Environ(), "DATABASE_URL=postgres://campus:secret@"+dead+"/campus?connect_timeout=2")
+	_, enc, _ := keyring.Generate("e2e-data", nil)
+	_, sig, _ := keyring.Generate("e2e-seal", nil)
+	cmd.Env = append(os.Environ(), "DATABASE_URL=postgres://campus:secret@"+dead+"/campus?connect_timeout=2",
+		"ENCRYPTION_KEYS="+enc, "SIGNING_KEY_SECRETS="+sig)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
@@ -339,6 +419,28 @@ func TestBackendWithUnreachableDatabaseExitsWithOneLine(t *testing.T) {
 	last := lines[len(lines)-1]
 	if !strings.HasPrefix(last, "backend: ") || strings.Contains(out, "secret") || strings.Contains(out, "goroutine") {
 		t.Fatalf("stderr:\n%s", out)
+	}
+}
+
+func TestBackendRefusesToStartWithoutSecrets(t *testing.T) {
+	_, backendBin := binaries(t)
+	cmd := exec.Command(backendBin, "serve", "--listen", freePort(t))
+	env := []string{"DATABASE_URL=postgres://campus:pw@127.0.0.1:1/campus"}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ENCRYPTION_KEYS") && !strings.HasPrefix(kv, "SIGNING_KEY_SECRETS") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil {
+		t.Fatal("backend started without its secrets")
+	}
+	out := strings.TrimSpace(stderr.String())
+	if strings.Count(out, "\n") != 0 || !strings.HasPrefix(out, "backend: ") ||
+		!strings.Contains(out, "ENCRYPTION_KEYS: is required outside --dev") || !strings.Contains(out, "SIGNING_KEY_SECRETS: is required outside --dev") {
+		t.Fatalf("stderr: %q", out)
 	}
 }
 

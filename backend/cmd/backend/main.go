@@ -3,6 +3,8 @@
 //	backend serve   [--listen 127.0.0.1:9001] [--dev] [--runtime-dir DIR] [--check-config]
 //	backend migrate up | down [--to VERSION] | status
 //	backend seed    [--students 2000] [--weeks 2] [--seed 1] [--if-empty] [--timezone Asia/Kolkata]
+//	backend accounts demo --dev --out FILE
+//	backend keys    generate [--id ID] | rotate-pii [--batch 500] | rotate-signing [--now]
 //
 // Every subcommand reads DATABASE_URL; serve also reads REDIS_URL and the
 // variables listed in internal/config. On failure the command prints one
@@ -54,11 +56,22 @@ commands:
   migrate   up | down [--to VERSION] | status
   seed      load a deterministic demo campus into an empty database
             --students N (2000)  --weeks N (2)  --seed N (1)  --if-empty  --timezone TZ (Asia/Kolkata)
+  accounts  demo --dev --out FILE: create or reset demo accounts (admin, registrar, auditor,
+            faculty and students with real sections), random passwords written to FILE (0600)
+  keys      generate [--id ID]: print a new keyring entry kid:base64key
+            rotate-pii [--batch 500]: re-seal personal data under the primary ENCRYPTION_KEYS key
+            rotate-signing [--now]: new token signing key, published before it signs
+            (rotate-*: --dev --runtime-dir DIR use the development keyrings)
 
 environment:
   DATABASE_URL (required), DATABASE_MAX_CONNS, DATABASE_MIN_CONNS, DATABASE_CONNECT_TIMEOUT,
   DATABASE_QUERY_TIMEOUT, DATABASE_MAX_CONN_LIFETIME, DATABASE_MAX_CONN_IDLE_TIME,
-  REDIS_URL, LOG_LEVEL, LOG_FORMAT, SHUTDOWN_TIMEOUT, READY_TIMEOUT, PARTITION_MONTHS_AHEAD
+  REDIS_URL, LOG_LEVEL, LOG_FORMAT, SHUTDOWN_TIMEOUT, READY_TIMEOUT, PARTITION_MONTHS_AHEAD,
+  ENCRYPTION_KEYS and SIGNING_KEY_SECRETS (required outside --dev; or *_FILE), TRUSTED_PROXIES,
+  AUTH_ISSUER, AUTH_AUDIENCE, AUTH_ACCESS_TOKEN_TTL, AUTH_REFRESH_TOKEN_TTL, AUTH_SESSION_MAX_AGE,
+  AUTH_BCRYPT_COST, AUTH_PASSWORD_MIN_LENGTH, AUTH_LOCKOUT_THRESHOLD, AUTH_IP_LOCKOUT_THRESHOLD,
+  AUTH_LOCKOUT_WINDOW, AUTH_LOCKOUT_BASE, AUTH_LOCKOUT_MAX, AUTH_SIGNING_KEY_ROTATION,
+  AUTH_KEY_PUBLISH_DELAY, AUTH_KEY_REFRESH_INTERVAL, AUTH_STATE_CACHE_TTL
 `
 
 // run executes the command line args (without the program name), reading
@@ -73,7 +86,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}()
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return &usageError{msg: "no command given (serve, migrate or seed)"}
+		return &usageError{msg: "no command given (serve, migrate, seed, accounts or keys)"}
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -83,12 +96,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = migrate(ctx, rest, getenv, stdout)
 	case "seed":
 		err = seedCmd(ctx, rest, getenv, stdout)
+	case "accounts":
+		err = accountsCmd(ctx, rest, getenv, stdout)
+	case "keys":
+		err = keysCmd(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
 		fmt.Fprint(stderr, usage)
-		return &usageError{msg: fmt.Sprintf("unknown command %q (want serve, migrate or seed)", cmd)}
+		return &usageError{msg: fmt.Sprintf("unknown command %q (want serve, migrate, seed, accounts or keys)", cmd)}
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usage)

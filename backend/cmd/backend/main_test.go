@@ -15,12 +15,29 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/campshub360/edge/backend/internal/keyring"
 	"github.com/campshub360/edge/backend/internal/testdb"
 )
 
+// envOf serves m, with test keyrings for the secrets serve requires
+// (unless m sets them) and a low bcrypt cost.
 func envOf(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+	return func(k string) string {
+		if v, ok := m[k]; ok {
+			return v
+		}
+		return testEnv[k]
+	}
 }
+
+// testEnv holds keyrings generated for this test binary.
+var testEnv = func() map[string]string {
+	_, enc, _ := keyring.Generate("test-enc", nil)
+	_, sig, _ := keyring.Generate("test-sig", nil)
+	return map[string]string{"ENCRYPTION_KEYS": enc, "SIGNING_KEY_SECRETS": sig, "AUTH_BCRYPT_COST": "10"}
+}()
 
 // lockedBuffer collects output written by a running server.
 type lockedBuffer struct {
@@ -191,14 +208,94 @@ func waitForStateFile(t *testing.T, dir string, served <-chan error) stateFile {
 
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
+	return httpGetAuth(t, url, "")
+}
+
+// httpGetAuth GETs url with a bearer token (none when empty).
+func httpGetAuth(t *testing.T, url, token string) (int, string) {
+	t.Helper()
 	c := &http.Client{Timeout: 10 * time.Second}
-	res, err := c.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(body)
+}
+
+// readCredentials reads a demo accounts file, checking its mode.
+func readCredentials(t *testing.T, path string) map[string]string {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("%s has mode %v, want 0600", path, fi.Mode().Perm())
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var creds map[string]string
+	if err := json.Unmarshal(raw, &creds); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	roles := map[string]int{}
+	for email := range creds {
+		switch {
+		case strings.HasSuffix(email, "@"+demoStaffDomain):
+			roles[strings.TrimSuffix(email, "@"+demoStaffDomain)]++
+		case strings.HasSuffix(email, "@faculty.campshub360.example"):
+			roles["faculty"]++
+		case strings.HasSuffix(email, "@students.campshub360.example"):
+			roles["student"]++
+		}
+	}
+	if roles["admin"] != 1 || roles["registrar"] != 1 || roles["auditor"] != 1 || roles["faculty"] < 2 || roles["student"] < 2 {
+		t.Fatalf("demo accounts by role: %v", roles)
+	}
+	return creds
+}
+
+// login signs in at base and returns the access token.
+func login(t *testing.T, base, username, password string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": username, "password": password})
+	res, err := (&http.Client{Timeout: 30 * time.Second}).Post(base+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || json.Unmarshal(raw, &out) != nil || out.AccessToken == "" {
+		t.Fatalf("login as %s: %d %s", username, res.StatusCode, raw)
+	}
+	return out.AccessToken
+}
+
+// createAdmin stores an admin account with password pw in the database.
+func createAdmin(t *testing.T, db *testdb.DB, email, pw string) {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(context.Background(), `INSERT INTO users (email, password_hash, role) VALUES ($1, $2, 'admin')`,
+		email, string(hash)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestCommandsEndToEnd(t *testing.T) {
@@ -235,6 +332,16 @@ func TestCommandsEndToEnd(t *testing.T) {
 		t.Fatalf("second seed: %v", err)
 	}
 
+	// Demo accounts: only with --dev, written 0600 as e-mail -> password.
+	accounts := filepath.Join(t.TempDir(), "demo-accounts.json")
+	if _, err := runCmd(t, env, "accounts", "demo", "--out", accounts); err == nil || !strings.Contains(err.Error(), "only with --dev") {
+		t.Fatalf("accounts demo without --dev: %v", err)
+	}
+	if out, err = runCmd(t, env, "accounts", "demo", "--dev", "--out", accounts); err != nil || !strings.Contains(out, "registrar@") {
+		t.Fatalf("accounts demo: %v\n%s", err, out)
+	}
+	creds := readCredentials(t, accounts)
+
 	// Serve until cancelled.
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -252,8 +359,19 @@ func TestCommandsEndToEnd(t *testing.T) {
 	if code, body := httpGet(t, base+"/ready"); code != 200 || !strings.Contains(body, `"redis":"ok"`) {
 		t.Fatalf("/ready: %d %s", code, body)
 	}
-	if code, body := httpGet(t, base+"/api/v1/students?limit=3&department=CSE"); code != 200 || !strings.Contains(body, `"department":"CSE"`) {
+	if code, body := httpGet(t, base+"/api/v1/students?limit=3&department=CSE"); code != 401 {
+		t.Fatalf("students without a token: %d %s", code, body)
+	}
+	registrar := "registrar@" + demoStaffDomain
+	token := login(t, base, registrar, creds[registrar])
+	if code, body := httpGetAuth(t, base+"/api/v1/students?limit=3&department=CSE", token); code != 200 || !strings.Contains(body, `"department":"CSE"`) {
 		t.Fatalf("students: %d %s", code, body)
+	}
+	for email, pw := range creds {
+		tok := login(t, base, email, pw)
+		if code, body := httpGetAuth(t, base+"/api/v1/me", tok); code != 200 || !strings.Contains(body, email) {
+			t.Fatalf("me as %s: %d %s", email, code, body)
+		}
 	}
 	cancel()
 	select {
@@ -306,7 +424,10 @@ func TestServeWithoutOrWithUnreachableRedis(t *testing.T) {
 			if code, body := httpGet(t, "http://"+st.Listen+"/ready"); code != tc.readyStatus {
 				t.Fatalf("/ready: %d %s", code, body)
 			}
-			if code, _ := httpGet(t, "http://"+st.Listen+"/api/v1/students"); code != 200 {
+			email := "admin-" + tc.name + "@staff.campshub360.example"
+			createAdmin(t, db, email, "a long enough test password")
+			token := login(t, "http://"+st.Listen, email, "a long enough test password")
+			if code, _ := httpGetAuth(t, "http://"+st.Listen+"/api/v1/students", token); code != 200 {
 				t.Fatalf("students without Redis: %d", code)
 			}
 			if n := strings.Count(logs.String(), tc.warning); n != 1 {

@@ -24,6 +24,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/campshub360/edge/backend/internal/api"
+	"github.com/campshub360/edge/backend/internal/audit"
 	"github.com/campshub360/edge/backend/internal/config"
 	"github.com/campshub360/edge/backend/internal/store/postgres"
 )
@@ -78,10 +79,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	checks := []api.Check{{Name: "postgres", Ping: pool.Ping}}
+	var rdb *redis.Client
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set; serving without Redis")
 	} else {
-		rdb, err := openRedis(ctx, cfg.RedisURL, cfg.ReadyTimeout, log)
+		rdb, err = openRedis(ctx, cfg.RedisURL, cfg.ReadyTimeout, log)
 		if err != nil {
 			return err
 		}
@@ -95,14 +97,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		postgres.NewPoolCollector(pool),
 	)
-	a, err := api.New(api.Deps{
-		Students:     postgres.NewStore(pool, cfg.Database.QueryTimeout),
-		Checks:       checks,
-		ReadyTimeout: cfg.ReadyTimeout,
-		Logger:       log,
-		Registry:     reg,
-		IDs:          requestid.NewGenerator(nil),
-	})
+	auditLog := audit.NewWriter(pool, audit.WriterOptions{Log: log})
+	defer func() {
+		actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = auditLog.Close(actx)
+	}()
+	a, authn, err := buildAPI(ctx, cfg, pool, rdb, auditLog, reg, log, checks)
 	if err != nil {
 		return err
 	}
@@ -131,6 +132,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// Keep partitions ahead of the calendar while running.
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	wg.Go(func() { authn.Run(bg) })
 	wg.Go(func() {
 		t := time.NewTicker(partitionInterval)
 		defer t.Stop()
@@ -169,6 +171,35 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	<-served
 	log.Info("stopped")
 	return nil
+}
+
+// buildAPI wires the API the server serves: the stores on pool,
+// authentication (newAuthenticator) with rdb (nil: without Redis), audit
+// events to rec and metrics on reg. Tests build their API through it too.
+func buildAPI(ctx context.Context, cfg config.Serve, pool *pgxpool.Pool, rdb *redis.Client, rec audit.Recorder,
+	reg *prometheus.Registry, log *slog.Logger, checks []api.Check) (*api.API, *authn, error) {
+	authn, err := newAuthenticator(ctx, cfg, pool, rdb, rec, reg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := api.New(api.Deps{
+		Students:     postgres.NewStore(pool, cfg.Database.QueryTimeout),
+		Checks:       checks,
+		ReadyTimeout: cfg.ReadyTimeout,
+		Logger:       log,
+		Registry:     reg,
+		IDs:          requestid.NewGenerator(nil),
+		Authn:        authn.Authenticator,
+		Auth:         authn.Service,
+		Vault:        authn.Vault,
+		Proxies:      authn.Proxies,
+		Audit:        rec,
+		Security:     authn.Metrics,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, authn, nil
 }
 
 // checkSchema refuses to serve a database whose schema is not exactly the

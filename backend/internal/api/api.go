@@ -16,7 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/campshub360/edge/backend/internal/audit"
+	"github.com/campshub360/edge/backend/internal/auth"
+	"github.com/campshub360/edge/backend/internal/authz"
 	"github.com/campshub360/edge/backend/internal/domain"
+	"github.com/campshub360/edge/backend/internal/pii"
 )
 
 // Check is one readiness dependency: Ping must return nil when the
@@ -46,6 +50,21 @@ type Deps struct {
 	IDs *requestid.Generator
 	// Now is the clock for request durations (time.Now when nil).
 	Now func() time.Time
+
+	// Authn establishes the caller of every non-public route (required).
+	Authn authz.Authenticator
+	// Auth serves the /auth, /me, /users and /api-keys routes; nil serves
+	// none of them (tests of other route groups).
+	Auth *auth.Service
+	// Vault decrypts students' personal data for GET /me (may be nil: the
+	// fields are then omitted).
+	Vault *pii.Vault
+	// Proxies resolves client addresses (loopback trusted when nil).
+	Proxies *auth.Proxies
+	// Audit records permission denials (may be nil).
+	Audit audit.Recorder
+	// Security counts permission denials (may be nil).
+	Security *auth.Metrics
 }
 
 // API serves the backend's routes. Build it with New; its Handler is safe
@@ -61,6 +80,16 @@ type API struct {
 	metrics      *httpMetrics
 	ready        *readiness
 	handler      fasthttp.RequestHandler
+
+	authn    authz.Authenticator
+	auth     *auth.Service
+	vault    *pii.Vault
+	proxies  *auth.Proxies
+	audit    audit.Recorder
+	security *auth.Metrics
+	table    []RouteInfo
+	// resources are the first path segments API keys may be scoped to.
+	resources map[string]bool
 }
 
 // New builds the API and registers its metrics on d.Registry. It fails when
@@ -77,6 +106,12 @@ func New(d Deps) (*API, error) {
 		return nil, errors.New("api: IDs is required")
 	case d.ReadyTimeout <= 0:
 		return nil, errors.New("api: ReadyTimeout must be positive")
+	case d.Authn == nil:
+		return nil, errors.New("api: Authn is required")
+	}
+	proxies := d.Proxies
+	if proxies == nil {
+		proxies, _ = auth.ParseProxies(auth.DefaultTrustedProxies)
 	}
 	for _, c := range d.Checks {
 		if c.Name == "" || c.Ping == nil {
@@ -101,8 +136,15 @@ func New(d Deps) (*API, error) {
 		now:          now,
 		metrics:      m,
 		ready:        newReadiness(len(d.Checks)),
+		authn:        d.Authn,
+		auth:         d.Auth,
+		vault:        d.Vault,
+		proxies:      proxies,
+		audit:        d.Audit,
+		security:     d.Security,
 	}
 	a.handler = a.routes().Handler
+	a.resources = scopeResources(a.table)
 	return a, nil
 }
 

@@ -13,6 +13,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/backend/internal/api"
+	"github.com/campshub360/edge/backend/internal/authz"
+	"github.com/campshub360/edge/backend/internal/authz/authztest"
 	"github.com/campshub360/edge/backend/internal/domain"
 )
 
@@ -28,12 +30,15 @@ func BenchmarkListStudents(b *testing.B) {
 			Department: "CSE", Program: "BTECH-CSE", YearOfStudy: 3, Section: "A",
 			Status: domain.StudentActive, CreatedAt: now, UpdatedAt: now})
 	}
+	toks := authztest.New()
+	toks.Add("bench", &authz.Principal{UserID: uuid.New(), Role: authz.RoleRegistrar})
 	a, err := api.New(api.Deps{
 		Students:     fakeStore{students: students},
 		ReadyTimeout: time.Second,
 		Logger:       slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Registry:     prometheus.NewRegistry(),
 		IDs:          idGen(),
+		Authn:        toks,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -41,6 +46,7 @@ func BenchmarkListStudents(b *testing.B) {
 	h := a.Handler()
 	var req fasthttp.Request
 	req.SetRequestURI("/api/v1/students?limit=50&department=CSE")
+	req.Header.Set("Authorization", "Bearer bench")
 	remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 	var ctx fasthttp.RequestCtx
 	b.ReportAllocs()

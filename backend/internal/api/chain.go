@@ -11,22 +11,16 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// route describes one registered route for the chain: its template (the
-// metric label and log field, never the raw path) and whether its access log
-// lines are demoted to debug (probes and scrapes).
-type route struct {
-	template string
-	quiet    bool
-}
-
 // chain wraps a handler in the request chain, outermost first:
 //
-//	requestid -> observe (access log, RED metrics) -> recover -> h
+//	requestid -> observe (access log, RED metrics) -> recover
+//	  -> authorize (authentication, route access, password-change and
+//	     API key scope gates; guard.go) -> body (Content-Type, size) -> h
 //
 // The router dispatches to the result, so the chain sees the matched route
 // template. This is the only place the chain is assembled.
 func (a *API) chain(r route, h fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return a.withRequestID(a.observe(r, a.recoverPanics(h)))
+	return a.withRequestID(a.observe(r, a.recoverPanics(a.authorize(r, a.checkBody(r, h)))))
 }
 
 // withRequestID echoes a valid inbound X-Request-ID (shared/requestid.Valid)

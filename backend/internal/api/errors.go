@@ -2,11 +2,13 @@ package api
 
 import (
 	"errors"
+	"strconv"
 
 	"github.com/campshub360/edge/shared/problem"
 	"github.com/campshub360/edge/shared/requestid"
 	"github.com/valyala/fasthttp"
 
+	"github.com/campshub360/edge/backend/internal/auth"
 	"github.com/campshub360/edge/backend/internal/domain"
 )
 
@@ -21,19 +23,68 @@ const (
 	slugBadRequest       = "bad-request"
 	slugTooLarge         = "request-too-large"
 	slugTimeout          = "request-timeout"
+	slugInvalidCreds     = "invalid-credentials"
+	slugTooManyAttempts  = "too-many-attempts"
+	slugWrongPassword    = "wrong-password"
+	slugConflict         = "conflict"
+	slugUserSession      = "user-session-required"
 )
 
 // fail answers ctx for err. It is the one mapping from errors to HTTP:
 //
 //	*domain.InvalidError     -> 400 validation, one errors[] entry per violation
+//	*auth.FieldError         -> 400 validation, one field
+//	*auth.PolicyError        -> 400 validation on new_password, one entry per broken rule
+//	auth.ErrInvalidCredentials, auth.ErrRefreshReuse
+//	                         -> 401 invalid-credentials (one answer for every cause)
+//	auth.ErrPasswordMismatch -> 403 wrong-password
+//	auth.ErrNotUserSession   -> 403 user-session-required
 //	domain.ErrNotFound       -> 404 not-found
-//	domain.ErrUnavailable    -> 503 unavailable, Retry-After: 1 (logged at warn)
+//	auth.ErrConflict         -> 409 conflict
+//	*auth.LockedError        -> 429 too-many-attempts, Retry-After
+//	domain.ErrUnavailable, auth.ErrBusy
+//	                         -> 503 unavailable, Retry-After: 1 (logged at warn)
 //	anything else            -> 500 internal (logged at error)
 //
 // Bodies never carry err's text: the log line has it, with the request id.
 func (a *API) fail(ctx *fasthttp.RequestCtx, err error) {
-	var inv *domain.InvalidError
+	var (
+		inv    *domain.InvalidError
+		field  *auth.FieldError
+		policy *auth.PolicyError
+		locked *auth.LockedError
+	)
 	switch {
+	case errors.As(err, &field):
+		writeProblem(ctx, problem.Validation("The request has invalid parameters.",
+			problem.FieldError{Field: field.Field, Message: field.Message}))
+	case errors.As(err, &policy):
+		fields := make([]problem.FieldError, len(policy.Reasons))
+		for i, r := range policy.Reasons {
+			fields[i] = problem.FieldError{Field: "new_password", Message: r}
+		}
+		writeProblem(ctx, problem.Validation("The new password does not meet the password policy.", fields...))
+	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrRefreshReuse):
+		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="campshub360"`)
+		writeProblem(ctx, problem.New(fasthttp.StatusUnauthorized, slugInvalidCreds, "Unauthorized",
+			"The credentials are incorrect, expired or revoked."))
+	case errors.Is(err, auth.ErrPasswordMismatch):
+		writeProblem(ctx, problem.New(fasthttp.StatusForbidden, slugWrongPassword, "Forbidden",
+			"The password given is not this account's current password."))
+	case errors.Is(err, auth.ErrNotUserSession):
+		writeProblem(ctx, problem.New(fasthttp.StatusForbidden, slugUserSession, "Forbidden",
+			"This operation needs a signed-in user, not an API key."))
+	case errors.Is(err, auth.ErrConflict):
+		writeProblem(ctx, problem.New(fasthttp.StatusConflict, slugConflict, "Conflict",
+			"The request conflicts with the current state of the resource."))
+	case errors.As(err, &locked):
+		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.Itoa(int(locked.RetryAfter.Seconds())))
+		writeProblem(ctx, problem.New(fasthttp.StatusTooManyRequests, slugTooManyAttempts, "Too Many Requests",
+			"Too many failed sign-in attempts; try again later."))
+	case errors.Is(err, auth.ErrBusy):
+		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
+		writeProblem(ctx, problem.New(fasthttp.StatusServiceUnavailable, slugUnavailable, "Service Unavailable",
+			"The server is busy; retry shortly."))
 	case errors.As(err, &inv):
 		fields := make([]problem.FieldError, len(inv.Violations))
 		for i, v := range inv.Violations {

@@ -17,7 +17,12 @@ import (
 	"github.com/campshub360/edge/shared/requestid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
+
 	"github.com/campshub360/edge/backend/internal/api"
+	"github.com/campshub360/edge/backend/internal/authz"
+	"github.com/campshub360/edge/backend/internal/authz/authztest"
 )
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -44,11 +49,20 @@ type server struct {
 	logs   *syncBuffer
 	reg    *prometheus.Registry
 	client *http.Client
+	// handler serves requests in memory (benchmarks).
+	handler fasthttp.RequestHandler
+	// token is sent as a bearer token on every request that sets no
+	// Authorization header of its own (an admin principal unless the test
+	// brought its own authenticator).
+	token string
 }
+
+// adminToken is the bearer start gives tests that bring no authenticator.
+const adminToken = "test-admin"
 
 // start serves an API built from d (Logger, Registry, IDs and ReadyTimeout
 // filled in when unset) on 127.0.0.1:0 until the test ends.
-func start(t *testing.T, d api.Deps) *server {
+func start(t testing.TB, d api.Deps) *server {
 	t.Helper()
 	s := &server{logs: &syncBuffer{}, reg: prometheus.NewRegistry(), client: &http.Client{Timeout: 30 * time.Second}}
 	if d.Logger == nil {
@@ -65,10 +79,16 @@ func start(t *testing.T, d api.Deps) *server {
 	if d.ReadyTimeout == 0 {
 		d.ReadyTimeout = 2 * time.Second
 	}
+	if d.Authn == nil {
+		toks := authztest.New()
+		s.token = toks.Add(adminToken, &authz.Principal{UserID: uuid.New(), Role: authz.RoleAdmin})
+		d.Authn = toks
+	}
 	a, err := api.New(d)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}
+	s.handler = a.Handler()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -98,13 +118,20 @@ type response struct {
 	body   []byte
 }
 
-func (s *server) do(t *testing.T, method, path string, header map[string]string) response {
+func (s *server) do(t testing.TB, method, path string, header map[string]string) response {
 	t.Helper()
 	req, err := http.NewRequest(method, s.base+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, own := header["Authorization"]; !own && s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
 	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	res, err := s.client.Do(req)

@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/backend/internal/api"
+	"github.com/campshub360/edge/backend/internal/authz/authztest"
 	"github.com/campshub360/edge/backend/internal/domain"
 )
 
@@ -149,7 +150,8 @@ func TestNewValidatesDeps(t *testing.T) {
 	// Registering the metrics twice on one registry is an error, not a panic.
 	reg := prometheus.NewRegistry()
 	start(t, api.Deps{Students: fakeStore{}, Registry: reg})
-	if _, err := api.New(api.Deps{Students: fakeStore{}, Registry: reg, Logger: discardLogger(), IDs: idGen(), ReadyTimeout: time.Second}); err == nil {
+	if _, err := api.New(api.Deps{Students: fakeStore{}, Registry: reg, Logger: discardLogger(), IDs: idGen(), ReadyTimeout: time.Second,
+		Authn: authztest.New()}); err == nil {
 		t.Fatal("second api.New on the same registry succeeded")
 	}
 }

@@ -56,6 +56,10 @@ type Principal struct {
 	// Scopes are the API key's scopes (nil for user tokens, which carry
 	// their role's full rights).
 	Scopes []string
+	// MustChangePassword is set for an account signed in with a one-time
+	// password: until it sets its own, only the routes that let it do so
+	// (and see who it is, and sign out) serve it; the rest answer 403.
+	MustChangePassword bool
 }
 
 // Is reports whether the principal has one of roles.

@@ -18,6 +18,8 @@
 //	SHUTDOWN_TIMEOUT             Go duration, 1s..10m (default 15s)
 //	READY_TIMEOUT                Go duration, 10ms..30s (default 1s)
 //	PARTITION_MONTHS_AHEAD       months of partitions kept ahead, 1..24 (default 3)
+//
+// and the authentication and secret settings listed in auth.go.
 package config
 
 import (
@@ -109,6 +111,8 @@ type Serve struct {
 	// PartitionMonthsAhead is how many months after the current one must
 	// have partitions (attendance records, audit events).
 	PartitionMonthsAhead int
+	// Auth configures authentication and data protection (auth.go).
+	Auth Auth
 }
 
 // DefaultListen is the default HTTP listen address.
@@ -173,6 +177,7 @@ func LoadServe(args []string, getenv func(string) string) (Serve, error) {
 	cfg.ShutdownTimeout = ps.duration(getenv, "SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, 10*time.Minute)
 	cfg.ReadyTimeout = ps.duration(getenv, "READY_TIMEOUT", time.Second, 10*time.Millisecond, 30*time.Second)
 	cfg.PartitionMonthsAhead = int(ps.integer(getenv, "PARTITION_MONTHS_AHEAD", DefaultPartitionMonthsAhead, 1, 24))
+	cfg.Auth = loadAuth(getenv, cfg.Dev, &ps)
 	if len(ps) > 0 {
 		return Serve{}, &Error{Problems: ps}
 	}

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net"
 	"net/url"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/campshub360/edge/backend/internal/seed"
 	"github.com/campshub360/edge/backend/internal/store/postgres"
 	"github.com/campshub360/edge/backend/internal/testdb"
+	"github.com/campshub360/edge/backend/migrations"
 )
 
 func ctxT(t *testing.T) context.Context {
@@ -50,10 +52,15 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	ctx := ctxT(t)
 	m := migrator(t, db)
 	newest := m.Newest()
+	files, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := len(files) // versions need not be contiguous
 
 	var se *postgres.SchemaError
-	if err := m.Check(ctx); !errors.As(err, &se) || len(se.Pending) != int(newest) || se.Current != 0 {
-		t.Fatalf("Check on an empty database: got %v, want all %d pending", err, newest)
+	if err := m.Check(ctx); !errors.As(err, &se) || len(se.Pending) != count || se.Current != 0 {
+		t.Fatalf("Check on an empty database: got %v, want all %d pending", err, count)
 	}
 	if !strings.Contains(se.Error(), "backend migrate up") {
 		t.Errorf("pending message does not say what to run: %s", se.Error())
@@ -63,7 +70,7 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	}
 
 	res, err := m.Up(ctx)
-	if err != nil || len(res) != int(newest) {
+	if err != nil || len(res) != count {
 		t.Fatalf("Up: %d results, %v", len(res), err)
 	}
 	if err := m.Check(ctx); err != nil {
@@ -107,7 +114,7 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	}
 
 	// And up again.
-	if res, err := m.Up(ctx); err != nil || len(res) != int(newest) {
+	if res, err := m.Up(ctx); err != nil || len(res) != count {
 		t.Fatalf("Up again: %d results, %v", len(res), err)
 	}
 	if err := m.Check(ctx); err != nil {
