@@ -4,14 +4,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/gateway/internal/balancer"
 	"github.com/campshub360/edge/gateway/internal/clientip"
+	"github.com/campshub360/edge/gateway/internal/compress"
 	"github.com/campshub360/edge/gateway/internal/config"
+	"github.com/campshub360/edge/gateway/internal/framing"
 	"github.com/campshub360/edge/gateway/internal/headers"
+	"github.com/campshub360/edge/gateway/internal/metrics"
 	"github.com/campshub360/edge/gateway/internal/proxy"
 	"github.com/campshub360/edge/gateway/internal/route"
 )
@@ -27,24 +31,45 @@ type graph struct {
 	pools    map[string]*balancer.Pool
 	resolver *clientip.Resolver
 	headers  *headers.Set
+	// limits are the framing limits of the public listeners.
+	limits framing.Limits
+	// compressor compresses responses; nil when compression is off.
+	compressor *compress.Compressor
+	// unmatched are the RED series of requests no route matched.
+	unmatched *metrics.Route
 	// handler is the request chain of this generation (pipeline.go).
 	handler fasthttp.RequestHandler
 }
 
-// routeTarget is what a compiled route carries.
+// routeTarget is what a compiled route carries: its upstream and the
+// per-route policies.
 type routeTarget struct {
-	proxy        proxy.Target
-	maxBodyBytes int
+	proxy         *proxy.Target
+	maxBodyBytes  int
+	bodyTimeout   time.Duration
+	writeTimeout  time.Duration
+	streamRequest bool
+	compress      bool
+	websocket     bool
+	metrics       *metrics.Route
 }
 
-// compile builds a graph from a validated config. It opens no sockets;
-// upstream connections are made lazily on first use.
-func compile(cfg *config.Config) (*graph, error) {
+// compile builds a graph from a validated config, resolving its metric
+// series on m. It opens no sockets; upstream connections are made lazily
+// on first use.
+func compile(cfg *config.Config, m *metrics.Metrics) (*graph, error) {
 	resolver, err := clientip.New(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
-	g := &graph{cfg: cfg, pools: map[string]*balancer.Pool{}, resolver: resolver, headers: headers.Defaults()}
+	g := &graph{
+		cfg: cfg, pools: map[string]*balancer.Pool{}, resolver: resolver, headers: headers.Defaults(),
+		limits:    framing.Limits{MaxURIBytes: cfg.Server.MaxURIBytes, MaxHeaderBytes: cfg.Server.MaxHeaderBytes},
+		unmatched: m.Route("unmatched"),
+	}
+	if cfg.Compression.Enabled {
+		g.compressor = compress.New(compress.Options{MinBytes: cfg.Compression.MinBytes, Types: cfg.Compression.Types})
+	}
 	for _, u := range cfg.Upstreams {
 		if len(u.Instances) > balancer.MaxInstances {
 			return nil, fmt.Errorf("upstream %q: at most %d instances", u.Name, balancer.MaxInstances)
@@ -68,8 +93,17 @@ func compile(cfg *config.Config) (*graph, error) {
 		routes = append(routes, &route.Route{
 			Name: r.Name, Host: r.Host, Prefix: r.PathPrefix,
 			Target: &routeTarget{
-				proxy:        proxy.Target{Pool: g.pools[r.Upstream], Timeout: r.Timeout},
-				maxBodyBytes: maxBody,
+				proxy: proxy.NewTarget(m, proxy.Target{
+					Pool: g.pools[r.Upstream], Timeout: r.Timeout, StreamResponse: r.StreamResponseBody,
+					Forwarded: cfg.Forwarding.Forwarded, WebSocketIdle: r.WebSocketIdleTimeout,
+				}),
+				maxBodyBytes:  maxBody,
+				bodyTimeout:   r.BodyTimeout,
+				writeTimeout:  r.WriteTimeout,
+				streamRequest: r.StreamRequestBody,
+				compress:      g.compressor != nil && !r.DisableCompression && !r.WebSocket,
+				websocket:     r.WebSocket,
+				metrics:       m.Route(r.Name),
 			},
 		})
 	}
@@ -81,18 +115,6 @@ func compile(cfg *config.Config) (*graph, error) {
 	sum := sha256.Sum256(b)
 	g.hash = hex.EncodeToString(sum[:6])
 	return g, nil
-}
-
-// maxBodyBytes is the largest body any route accepts: the listener's read
-// limit. Per-route limits are enforced in the route stage.
-func (g *graph) maxBodyBytes() int {
-	m := g.cfg.Server.MaxBodyBytes
-	for _, r := range g.cfg.Routes {
-		if r.MaxBodyBytes > m {
-			m = r.MaxBodyBytes
-		}
-	}
-	return m
 }
 
 // close releases the idle upstream connections of the generation; in-flight

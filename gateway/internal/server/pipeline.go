@@ -9,7 +9,6 @@ import (
 	"github.com/campshub360/edge/gateway/internal/exchange"
 	"github.com/campshub360/edge/gateway/internal/headers"
 	"github.com/campshub360/edge/gateway/internal/observe"
-	"github.com/campshub360/edge/shared/problem"
 )
 
 // stage wraps the rest of the chain.
@@ -22,10 +21,15 @@ type stage func(next fasthttp.RequestHandler) fasthttp.RequestHandler
 //	begin     exchange, start time, request id (echoed on every response)
 //	observe   RED metrics and the access log line, after the response
 //	recover   a panic becomes a 500 problem
-//	headers   security headers on every response, upstream Server removed
+//	headers   security headers on every response
+//	framing   smuggling-prone framing, bad targets and hosts: 400 + close
 //	clientip  trusted-proxy walk of X-Forwarded-For
-//	route     host + longest path prefix -> route, body limit
-//	proxy     balancer pick, rewrite, forward, safe retry, error mapping
+//	route     host + longest path prefix -> route and its policies; the
+//	          request body buffered or streamed under the route's limit
+//	compress  Accept-Encoding normalized; the response compressed on the
+//	          way back
+//	proxy     WebSocket tunnel or balancer pick, rewrite, forward, safe
+//	          retry, error mapping (terminal)
 func (s *Server) chain(g *graph) fasthttp.RequestHandler {
 	stages := []stage{
 		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
@@ -36,39 +40,22 @@ func (s *Server) chain(g *graph) fasthttp.RequestHandler {
 		},
 		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			return observe.Middleware(observe.Options{
-				Metrics: s.metrics, Access: s.accessLog(g), Sample2xx: g.cfg.Log.Access.Sample2xx, Now: s.now,
+				Metrics: s.metrics, Unmatched: g.unmatched, Access: s.accessLog(g),
+				Sample2xx: g.cfg.Log.Access.Sample2xx, Rand: s.rand, Now: s.now,
 			}, next)
 		},
 		func(next fasthttp.RequestHandler) fasthttp.RequestHandler { return observe.Recover(s.log, next) },
 		func(next fasthttp.RequestHandler) fasthttp.RequestHandler { return headers.Middleware(g.headers, next) },
+		func(next fasthttp.RequestHandler) fasthttp.RequestHandler { return s.framingStage(g, next) },
 		func(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 			return clientip.Middleware(g.resolver, next)
 		},
+		func(next fasthttp.RequestHandler) fasthttp.RequestHandler { return s.routeStage(g, next) },
+		func(next fasthttp.RequestHandler) fasthttp.RequestHandler { return s.compressStage(g, next) },
 	}
-	h := s.routeAndProxy(g)
+	h := s.proxyStage
 	for i := len(stages) - 1; i >= 0; i-- {
 		h = stages[i](h)
 	}
 	return h
-}
-
-// routeAndProxy is the terminal stage: route match, then the proxy.
-func (s *Server) routeAndProxy(g *graph) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		r := g.routes.Match(ctx.Host(), ctx.Path())
-		if r == nil {
-			problem.Write(ctx, problem.New(fasthttp.StatusNotFound, "no-route", "Not Found", "No route serves this path."))
-			return
-		}
-		ex := exchange.From(ctx)
-		ex.Route = r.Name
-		t := r.Target.(*routeTarget)
-		if len(ctx.Request.Body()) > t.maxBodyBytes {
-			ctx.SetConnectionClose()
-			problem.Write(ctx, problem.New(fasthttp.StatusRequestEntityTooLarge, "body-too-large",
-				"Content Too Large", "The request body exceeds this route's limit."))
-			return
-		}
-		s.proxy.Serve(ctx, &t.proxy)
-	}
 }

@@ -1,0 +1,95 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/campshub360/edge/gateway/internal/balancer"
+	"github.com/campshub360/edge/gateway/internal/exchange"
+	"github.com/campshub360/edge/shared/problem"
+)
+
+// retryable reports whether a failed try may be repeated on another
+// instance: always when the connection was never opened, and for
+// replayable requests when the failure happened before a response.
+func retryable(err error, replayable bool) bool {
+	var de *balancer.DialError
+	if errors.As(err, &de) || errors.Is(err, fasthttp.ErrNoFreeConns) {
+		return true
+	}
+	if !replayable {
+		return false
+	}
+	return errors.Is(err, fasthttp.ErrConnectionClosed) || isConnReset(err)
+}
+
+func isConnReset(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op != "dial"
+}
+
+// clientFailed reports whether a failed try failed because of the client
+// side of a streamed request body (the client went away, sent a malformed
+// chunk, exceeded the body limit or was too slow), not the upstream.
+func clientFailed(ctx *fasthttp.RequestCtx, ex *exchange.Exchange) bool {
+	if ex.ClientGone {
+		return true
+	}
+	if b, ok := ctx.Request.BodyStream().(*limitedBody); ok && b.err != nil {
+		return true
+	}
+	return false
+}
+
+// The problems the gateway answers upstream failures with.
+var (
+	problemUnavailable = problem.New(fasthttp.StatusServiceUnavailable, "upstream-unavailable",
+		"Service Unavailable", "No upstream instance is available to serve the request.")
+	problemTimeout = problem.New(fasthttp.StatusGatewayTimeout, "upstream-timeout",
+		"Gateway Timeout", "The upstream did not answer in time.")
+	problemBadGateway = problem.New(fasthttp.StatusBadGateway, "upstream-failed",
+		"Bad Gateway", "No upstream instance answered the request.")
+)
+
+// fail maps a failed exchange to its response, once (DESIGN rule 7):
+//
+//   - the client's own side failed while its body was streamed: the
+//     body-limit, malformed-body and body-timeout problems of body.go (413,
+//     400, 408), or, when the client went away, a 400 nobody reads that
+//     the access log records as 499; the connection is closed;
+//   - no instance available (err == nil: nothing was tried) -> 503 with
+//     Retry-After;
+//   - timeout (dial or response) -> 504;
+//   - anything else (refused, reset, malformed response) -> 502.
+//
+// The body is an RFC 9457 problem with the request id; it never carries
+// the error text.
+func (p *Proxy) fail(ctx *fasthttp.RequestCtx, ex *exchange.Exchange, err error) {
+	streamErr := error(nil)
+	if b, ok := ctx.Request.BodyStream().(*limitedBody); ok {
+		streamErr = b.err
+	}
+	ctx.Response.Reset()
+	ctx.Response.Header.SetBytesKV(headerRequestID, ex.RequestID)
+	if ex.ClientGone || streamErr != nil {
+		ctx.SetConnectionClose()
+		problem.Write(ctx, bodyProblem(streamErr))
+		return
+	}
+	switch {
+	case err == nil:
+		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
+		problem.Write(ctx, problemUnavailable)
+	case errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) || isTimeout(err):
+		problem.Write(ctx, problemTimeout)
+	default:
+		problem.Write(ctx, problemBadGateway)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
