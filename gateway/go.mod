@@ -9,7 +9,10 @@ require (
 	github.com/valyala/fasthttp v1.78.0
 )
 
-require go.uber.org/atomic v1.12.0 // indirect
+require (
+	github.com/gorilla/websocket v1.5.3 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

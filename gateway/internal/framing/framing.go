@@ -14,7 +14,8 @@
 //   - a request target whose decoded path contains NUL, CR or LF,
 //     asterisk-form outside OPTIONS, absolute-form with a scheme other than
 //     http or https (RFC 9112 §3.2),
-//   - a Host that is not a plain authority (RFC 9110 §7.2),
+//   - a missing Host, or one that is not a plain authority (RFC 9110
+//     §7.2),
 //   - HTTP versions other than 1.0 and 1.1 (505), targets over the URI
 //     limit (414) and header sections over the header limit (431),
 //   - CONNECT and TRACE, which a reverse proxy does not relay (405).
@@ -147,12 +148,9 @@ func Check(req *fasthttp.Request, l Limits) *Error {
 			return ErrTarget
 		}
 	}
-	host := h.Host()
-	if len(host) == 0 {
-		if bytes.Equal(h.Protocol(), strHTTP11) {
-			return ErrHost
-		}
-	} else if !ValidHost(host) {
+	// Host is required from HTTP/1.0 clients too: the upstream hop is
+	// HTTP/1.1 and needs one, and inventing one would route by a guess.
+	if !ValidHost(h.Host()) {
 		return ErrHost
 	}
 	return nil

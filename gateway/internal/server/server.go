@@ -207,7 +207,7 @@ func (s *Server) publicServer(cfg *config.Config, name string, h fasthttp.Reques
 		// streamed per route; fasthttp only prefetches.
 		StreamRequestBody:            true,
 		MaxRequestBodySize:           prefetchBytes,
-		MaxConnsPerIP:                sc.MaxConnsPerIP,
+		// MaxConnsPerIP is enforced by the listener wrapper (listener.go).
 		Concurrency:                  sc.Concurrency,
 		CloseOnShutdown:              true,
 		DisablePreParseMultipartForm: true,
@@ -265,10 +265,12 @@ func (s *Server) Addrs() Addrs {
 func (s *Server) Serve(ctx context.Context) error {
 	cfg := s.current.Load().cfg
 	errc := make(chan error, 3)
-	tlsLn := newTLSListener(s.httpsLn, s.certs.ServerConfig(cfg.TLS.MinVersion), cfg.Server.TLSHandshakeTimeout)
+	sc := cfg.Server
+	tlsLn := newListener(s.httpsLn, s.certs.ServerConfig(cfg.TLS.MinVersion), sc.TLSHandshakeTimeout, sc.MaxConnsPerIP)
 	go func() { errc <- s.httpsSrv.Serve(tlsLn) }()
 	if s.httpLn != nil {
-		go func() { errc <- s.httpSrv.Serve(s.httpLn) }()
+		httpLn := newListener(s.httpLn, nil, 0, sc.MaxConnsPerIP)
+		go func() { errc <- s.httpSrv.Serve(httpLn) }()
 	}
 	if s.adminLn != nil {
 		go func() { errc <- s.adminSrv.Serve(s.adminLn) }()
@@ -470,8 +472,8 @@ func routingKey(h *fasthttp.RequestHeader) (host, path []byte) {
 }
 
 // errorHandler answers requests fasthttp could not parse: 413 for a body
-// over the limit, 414 when the request line alone overflowed the read
-// buffer (the target never parsed), 431 when the header block did, 408 for
+// over the limit, 414 when the request line overflowed the read buffer,
+// 431 when a header line did, 408 for
 // a read timeout, 400 for anything else (duplicate or invalid
 // Content-Length, unknown transfer codings, bad chunk sizes, CR or NUL in
 // the head). The connection is closed; the request is counted under the
@@ -482,7 +484,7 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		p = problem.New(fasthttp.StatusRequestEntityTooLarge, "body-too-large", "Content Too Large", "The request body exceeds the limit.")
-	case errors.As(err, &small) && len(ctx.Request.Header.RequestURI()) == 0:
+	case errors.As(err, &small) && requestLineOverflow(ctx):
 		p = problem.New(fasthttp.StatusRequestURITooLong, "uri-too-long", "URI Too Long", "The request target exceeds the limit.")
 	case errors.As(err, &small):
 		p = problem.New(fasthttp.StatusRequestHeaderFieldsTooLarge, "header-too-large", "Request Header Fields Too Large", "The request header block exceeds the limit.")
@@ -498,6 +500,13 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	g.headers.Apply(&ctx.Response.Header)
 	ctx.SetConnectionClose()
 	problem.Write(ctx, p)
+}
+
+// requestLineOverflow reports whether the line that overflowed the read
+// buffer was the request line (see listener).
+func requestLineOverflow(ctx *fasthttp.RequestCtx) bool {
+	oc, ok := ctx.Conn().(overflowConn)
+	return ok && oc.requestLineOverflow()
 }
 
 func isTimeout(err error) bool {
