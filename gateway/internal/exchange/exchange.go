@@ -69,6 +69,10 @@ type Exchange struct {
 	// Upgraded records that the connection became a WebSocket tunnel
 	// (proxy).
 	Upgraded bool
+	// BodyError is the client-side failure of a streamed request body
+	// (over the limit, malformed, too slow, client gone), nil otherwise
+	// (proxy). It decides the answer when forwarding then fails.
+	BodyError error
 }
 
 func (e *Exchange) reset() {

@@ -155,6 +155,7 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	}
 	if err != nil && err != io.EOF {
 		b.err = classify(err)
+		b.ex.BodyError = b.err
 		if b.err == ErrClientGone {
 			b.ex.ClientGone = true
 		}

@@ -33,14 +33,8 @@ func isConnReset(err error) bool {
 // clientFailed reports whether a failed try failed because of the client
 // side of a streamed request body (the client went away, sent a malformed
 // chunk, exceeded the body limit or was too slow), not the upstream.
-func clientFailed(ctx *fasthttp.RequestCtx, ex *exchange.Exchange) bool {
-	if ex.ClientGone {
-		return true
-	}
-	if b, ok := ctx.Request.BodyStream().(*limitedBody); ok && b.err != nil {
-		return true
-	}
-	return false
+func clientFailed(ex *exchange.Exchange) bool {
+	return ex.ClientGone || ex.BodyError != nil
 }
 
 // The problems the gateway answers upstream failures with.
@@ -67,10 +61,7 @@ var (
 // The body is an RFC 9457 problem with the request id; it never carries
 // the error text.
 func (p *Proxy) fail(ctx *fasthttp.RequestCtx, ex *exchange.Exchange, err error) {
-	streamErr := error(nil)
-	if b, ok := ctx.Request.BodyStream().(*limitedBody); ok {
-		streamErr = b.err
-	}
+	streamErr := ex.BodyError
 	ctx.Response.Reset()
 	ctx.Response.Header.SetBytesKV(headerRequestID, ex.RequestID)
 	if ex.ClientGone || streamErr != nil {

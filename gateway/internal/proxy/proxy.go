@@ -129,7 +129,7 @@ func (p *Proxy) Serve(ctx *fasthttp.RequestCtx, t *Target) {
 		}
 		t.instances[u.Index].Observe(0, took.Seconds())
 		lastErr = err
-		if clientFailed(ctx, ex) {
+		if clientFailed(ex) {
 			break
 		}
 		p.log.Warn("upstream try failed", "request_id", string(ex.RequestID), "upstream", t.Pool.Name,

@@ -120,15 +120,18 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	} else {
 		s.log.Warn("no Redis configured (redis.url): rate limits and cache invalidation are local to this instance")
 	}
+	if o.AccessLog != nil {
+		s.access = observe.NewAccessLog(o.AccessLog, 0, cfg.Log.Access.FlushInterval)
+	}
 	g, err := s.build(cfg)
 	if err != nil {
 		if s.redis != nil {
 			_ = s.redis.Close()
 		}
+		if s.access != nil {
+			_ = s.access.Close()
+		}
 		return nil, err
-	}
-	if o.AccessLog != nil {
-		s.access = observe.NewAccessLog(o.AccessLog, 0, cfg.Log.Access.FlushInterval)
 	}
 	s.current.Store(g)
 	s.recordLoad(g, true)
@@ -205,8 +208,8 @@ func (s *Server) publicServer(cfg *config.Config, name string, h fasthttp.Reques
 		ReadBufferSize: sc.MaxHeaderBytes + sc.MaxURIBytes + requestLineSlack,
 		// Bodies are read by the route stage (proxy.Bodies), buffered or
 		// streamed per route; fasthttp only prefetches.
-		StreamRequestBody:            true,
-		MaxRequestBodySize:           prefetchBytes,
+		StreamRequestBody:  true,
+		MaxRequestBodySize: prefetchBytes,
 		// MaxConnsPerIP is enforced by the listener wrapper (listener.go).
 		Concurrency:                  sc.Concurrency,
 		CloseOnShutdown:              true,
