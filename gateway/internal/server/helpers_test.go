@@ -59,8 +59,6 @@ listen:
   http: 127.0.0.1:0
   admin: 127.0.0.1:0
 server:
-  drain_delay: 0s
-  shutdown_timeout: 5s
 %[4]supstreams:
   - name: campus
     dial_timeout: 500ms
@@ -83,6 +81,12 @@ func writeYAML(t *testing.T, path, dir, server, extra string, upstreams ...strin
 	var inst strings.Builder
 	for _, a := range upstreams {
 		inst.WriteString("      - addr: " + a + "\n")
+	}
+	if !strings.Contains(server, "drain_delay") {
+		server += "  drain_delay: 0s\n"
+	}
+	if !strings.Contains(server, "shutdown_timeout") {
+		server += "  shutdown_timeout: 5s\n"
 	}
 	doc := sprintf(baseYAML, dir, inst.String(), extra, server)
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {

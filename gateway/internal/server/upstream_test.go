@@ -381,4 +381,3 @@ func TestAccessLogSampling(t *testing.T) {
 		}
 	}
 }
-
