@@ -59,11 +59,12 @@ type Compressor struct {
 	prefixes [][]byte // "text/"
 	suffixes [][]byte // "+json"
 	bufs     sync.Pool
+	enc      *encoders
 }
 
 // New returns a Compressor for o.
 func New(o Options) *Compressor {
-	c := &Compressor{min: max(o.MinBytes, 1)}
+	c := &Compressor{min: max(o.MinBytes, 1), enc: newEncoders()}
 	for _, t := range o.Types {
 		t = strings.ToLower(strings.TrimSpace(t))
 		if top, ok := strings.CutSuffix(t, "/*"); ok {
@@ -221,15 +222,7 @@ func (c *Compressor) Apply(ctx *fasthttp.RequestCtx, coding Coding) {
 	if bp == nil {
 		bp = new([]byte)
 	}
-	out := (*bp)[:0]
-	switch coding {
-	case Zstd:
-		out = fasthttp.AppendZstdBytesLevel(out, body, fasthttp.CompressZstdDefault)
-	case Brotli:
-		out = fasthttp.AppendBrotliBytesLevel(out, body, fasthttp.CompressBrotliDefaultCompression)
-	default:
-		out = fasthttp.AppendGzipBytesLevel(out, body, fasthttp.CompressDefaultCompression)
-	}
+	out := c.enc.append(coding, (*bp)[:0], body)
 	if len(out) >= len(body) {
 		*bp = out
 		c.bufs.Put(bp)
