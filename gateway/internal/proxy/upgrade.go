@@ -82,7 +82,9 @@ func (p *Proxy) ServeWebSocket(ctx *fasthttp.RequestCtx, t *Target) {
 	ex.Attempts = 1
 	start := p.now()
 	deadline := start.Add(t.Timeout)
-	conn, err := net.DialTimeout("tcp", u.Addr, t.Timeout)
+	// The instance's own dialer: its dial timeout, and a *balancer.DialError
+	// on failure like any forwarded request.
+	conn, err := u.Client.Dial(u.Addr)
 	if err != nil {
 		t.instances[u.Index].Observe(0, p.now().Sub(start).Seconds())
 		p.log.Warn("websocket dial failed", "request_id", string(ex.RequestID), "upstream", t.Pool.Name, "instance", u.Addr, "error", err.Error())
@@ -146,6 +148,9 @@ func (p *Proxy) ServeWebSocket(ctx *fasthttp.RequestCtx, t *Target) {
 	idle := t.WebSocketIdle
 	ctx.Hijack(func(client net.Conn) {
 		defer conn.Close()
+		// Whatever deadlines fasthttp left on the connection no longer
+		// apply: the tunnel sets its own per read and write.
+		_ = client.SetDeadline(time.Now().Add(idle))
 		if _, err := client.Write(head); err != nil {
 			return
 		}
@@ -206,8 +211,9 @@ func (ts *tunnels) run(client, upstream net.Conn, idle time.Duration, now func()
 }
 
 // pipe copies src to dst. A read deadline of idle past the last activity
-// in either direction bounds each read; when it passes while the other
-// direction was active, the wait is extended.
+// in either direction bounds each read (when it passes while the other
+// direction was active, the wait is extended), and each write must finish
+// within idle.
 func (t *tunnel) pipe(dst, src net.Conn, idle time.Duration, now func() time.Time) {
 	defer func() {
 		// Closing both ends stops the other direction too.
@@ -220,6 +226,8 @@ func (t *tunnel) pipe(dst, src net.Conn, idle time.Duration, now func() time.Tim
 		n, err := src.Read(buf)
 		if n > 0 {
 			t.last.Store(now().UnixNano())
+			// A peer that stops reading must not hold the tunnel either.
+			_ = dst.SetWriteDeadline(now().Add(idle))
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}

@@ -283,15 +283,18 @@ func (s *Server) Serve(ctx context.Context) error {
 
 	select {
 	case err := <-errc:
-		s.shutdown(cfg)
+		s.shutdown()
 		return err
 	case <-ctx.Done():
 	}
-	s.shutdown(cfg)
+	s.shutdown()
 	return nil
 }
 
-func (s *Server) shutdown(cfg *config.Config) {
+// shutdown drains with the drain delay and shutdown timeout of the
+// configuration active when it starts.
+func (s *Server) shutdown() {
+	cfg := s.current.Load().cfg
 	s.draining.Store(true)
 	s.log.Info("draining", "delay", cfg.Server.DrainDelay.String())
 	if cfg.Server.DrainDelay > 0 {
@@ -355,6 +358,9 @@ func (s *Server) Reload() error {
 	if cfg.Listen != old.cfg.Listen {
 		s.log.Warn("listener addresses changed; they apply after a restart", "running", old.cfg.Listen, "configured", cfg.Listen)
 	}
+	if listenerLimits(cfg.Server) != listenerLimits(old.cfg.Server) || cfg.Log.Access.FlushInterval != old.cfg.Log.Access.FlushInterval {
+		s.log.Warn("listener limits (server.read_timeout, idle_timeout, tls_handshake_timeout, max_conns_per_ip, buffer sizes, concurrency) or log.access.flush_interval changed; they apply after a restart")
+	}
 	s.current.Store(g)
 	s.recordLoad(g, false)
 	// Close the old generation's idle upstream connections once its
@@ -366,6 +372,16 @@ func (s *Server) Reload() error {
 	time.AfterFunc(grace, old.close)
 	s.log.Info("configuration reloaded", "config_hash", g.hash)
 	return nil
+}
+
+// listenerLimits are the server settings fixed when the listeners start
+// (max_uri_bytes and max_header_bytes size the read buffer: lowering them
+// applies at once, raising them past the start value needs a restart); the
+// rest (body and write timeouts, body limit, drain delay, shutdown
+// timeout) follow reloads.
+func listenerLimits(sc config.Server) config.Server {
+	sc.BodyTimeout, sc.WriteTimeout, sc.DrainDelay, sc.ShutdownTimeout, sc.MaxBodyBytes = 0, 0, 0, 0, 0
+	return sc
 }
 
 func (s *Server) recordLoad(g *graph, initial bool) {
