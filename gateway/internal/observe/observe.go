@@ -6,6 +6,7 @@ package observe
 import (
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"runtime/debug"
 	"time"
 
@@ -100,6 +101,22 @@ func Middleware(o Options, next fasthttp.RequestHandler) fasthttp.RequestHandler
 		}
 		o.Access.Commit(ln)
 	}
+}
+
+// LogRejected writes the access-log line of a request refused before it
+// could be parsed (fasthttp's error handler): time, request_id, client_ip,
+// status and route "unmatched"; the other fields are empty.
+func LogRejected(a *AccessLog, now time.Time, requestID string, client netip.Addr, status int) {
+	ln := a.Begin()
+	ln.Time("time", now)
+	ln.Str("request_id", requestID)
+	ln.key("client_ip")
+	ln.b = append(ln.b, '"')
+	ln.b = client.AppendTo(ln.b)
+	ln.b = append(ln.b, '"')
+	ln.Str("route", "unmatched")
+	ln.Int("status", int64(status))
+	a.Commit(ln)
 }
 
 // Recover turns a panic in next into a 500 problem response and an error

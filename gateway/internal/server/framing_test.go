@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 const framingRoutes = `routes:
@@ -106,6 +107,9 @@ func TestFramingRawSocket(t *testing.T) {
 			if up.hits.Load() != before {
 				t.Fatal("the request reached the upstream")
 			}
+			waitFor(t, "the access line of the refused request", 5*time.Second, func() bool {
+				return strings.Contains(g.access.String(), p.RequestID)
+			})
 		})
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/gateway/internal/admin"
+	"github.com/campshub360/edge/gateway/internal/clientip"
 	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/exchange"
 	"github.com/campshub360/edge/gateway/internal/metrics"
@@ -492,11 +493,11 @@ func routingKey(h *fasthttp.RequestHeader) (host, path []byte) {
 
 // errorHandler answers requests fasthttp could not parse: 413 for a body
 // over the limit, 414 when the request line overflowed the read buffer,
-// 431 when a header line did, 408 for
-// a read timeout, 400 for anything else (duplicate or invalid
-// Content-Length, unknown transfer codings, bad chunk sizes, CR or NUL in
-// the head). The connection is closed; the request is counted under the
-// "unmatched" route.
+// 431 when a header line did, 408 for a read timeout, 400 for anything
+// else (duplicate or invalid Content-Length, unknown transfer codings, bad
+// chunk sizes, CR or NUL in the head). The connection is closed; the
+// request is counted under the "unmatched" route and gets an access-log
+// line (no path: the head did not parse).
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
 	var p problem.Problem
@@ -515,7 +516,11 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	g := s.current.Load()
 	g.unmatched.Observe(ctx.Request.Header.Method(), p.Status, 0)
 	ctx.Response.Reset()
-	ctx.Response.Header.Set(problem.HeaderRequestID, s.ids.New())
+	id := s.ids.New()
+	if a := s.accessLog(g); a != nil {
+		observe.LogRejected(a, s.now(), id, clientip.Peer(ctx.RemoteIP()), p.Status)
+	}
+	ctx.Response.Header.Set(problem.HeaderRequestID, id)
 	g.headers.Apply(&ctx.Response.Header)
 	ctx.SetConnectionClose()
 	problem.Write(ctx, p)
