@@ -112,7 +112,7 @@ wait_http "https://127.0.0.1:$ng_port/api/v1/students" 30 || die "nginx not read
 	ps -eo pcpu=,comm= --sort=-pcpu | head -n 8 | sed 's/^/  /'
 } | tee "$OUT/environment.txt"
 
-"${load_cpu[@]}" "$tmp/bin/loadgen" compare --scenario benchmarks/scenarios/proxy-2kb.yaml \
+"${load_cpu[@]}" "$tmp/bin/loadgen" compare --scenario benchmarks/scripts/proxy-2kb.yaml \
 	--target "gateway=https://127.0.0.1:$gw_port" --target "nginx=https://127.0.0.1:$ng_port" \
 	--reference nginx --rounds "$ROUNDS" --duration "$DURATION" --connections "$CONNECTIONS" \
 	--insecure --quiet --json "$OUT/compare.json" --md "$OUT/compare.md"

@@ -12,7 +12,7 @@ import (
 	"github.com/campshub360/edge/shared/problem"
 )
 
-// The client-side body failures PrepareBody and a streamed body report.
+// The client-side body failures Prepare and a streamed body report.
 var (
 	// ErrBodyTooLarge: the body exceeds the route's limit (413).
 	ErrBodyTooLarge = errors.New("request body exceeds the route limit")
