@@ -171,6 +171,10 @@ func (c *tlsConn) handshake() error {
 	return c.err
 }
 
+// Handshake runs the bounded handshake (for callers that start it
+// explicitly, as fasthttp does when it negotiates ALPN protocols).
+func (c *tlsConn) Handshake() error { return c.handshake() }
+
 // Read completes the handshake first.
 func (c *tlsConn) Read(p []byte) (int, error) {
 	if err := c.handshake(); err != nil {
