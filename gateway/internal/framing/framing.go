@@ -47,6 +47,7 @@ type Error struct {
 	Detail string
 }
 
+// Error returns the detail text.
 func (e *Error) Error() string { return e.Detail }
 
 // The violations Check reports.
