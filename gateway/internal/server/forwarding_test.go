@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -35,20 +36,48 @@ func TestForwardedAndTraceHeaders(t *testing.T) {
 		"X-Real-Ip":         "127.0.0.1",
 		"Traceparent":       tp,
 	} {
-		got := e.Headers[k]
-		if got == "" {
-			got = e.Headers[http1Canonical(k)]
-		}
-		if got != want {
+		if got := headerValue(e.Headers, k); got != want {
 			t.Errorf("%s = %q, want %q (all: %v)", k, got, want, e.Headers)
 		}
 	}
 }
 
-// http1Canonical returns the spelling fasthttp gives X-Real-IP.
-func http1Canonical(k string) string {
-	if k == "X-Real-Ip" {
-		return "X-Real-IP"
+// headerValue looks a header up in an echoed set case-insensitively.
+func headerValue(h map[string]string, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
 	}
-	return k
+	return ""
+}
+
+// TestConnectionCannotStripForwardingHeaders: fields named in Connection
+// are dropped as hop-by-hop, except the ones the gateway sets itself.
+func TestConnectionCannotStripForwardingHeaders(t *testing.T) {
+	a := startEcho(t, "a")
+	g := startWith(t, "", plainRoutes+"forwarding: {forwarded: true}\n", a.addr)
+	resp, body := g.get(t, "/api/v1/x", map[string]string{
+		"Connection": "keep-alive, X-Forwarded-For, X-Real-IP, X-Request-ID, Forwarded, X-Forwarded-Proto, X-Forwarded-Host, X-Custom-Hop",
+		"X-Custom-Hop": "drop me",
+		"Keep-Alive":   "timeout=5",
+		"TE":           "trailers",
+	})
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	var e echoed
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"X-Forwarded-For", "X-Real-IP", "X-Request-ID", "Forwarded", "X-Forwarded-Proto", "X-Forwarded-Host"} {
+		if headerValue(e.Headers, k) == "" {
+			t.Errorf("%s was stripped: %v", k, e.Headers)
+		}
+	}
+	for _, k := range []string{"X-Custom-Hop", "Keep-Alive", "TE", "Connection"} {
+		if headerValue(e.Headers, k) != "" {
+			t.Errorf("hop-by-hop %s forwarded", k)
+		}
+	}
 }
