@@ -58,7 +58,7 @@ func TestConnectionCannotStripForwardingHeaders(t *testing.T) {
 	a := startEcho(t, "a")
 	g := startWith(t, "", plainRoutes+"forwarding: {forwarded: true}\n", a.addr)
 	resp, body := g.get(t, "/api/v1/x", map[string]string{
-		"Connection": "keep-alive, X-Forwarded-For, X-Real-IP, X-Request-ID, Forwarded, X-Forwarded-Proto, X-Forwarded-Host, X-Custom-Hop",
+		"Connection":   "keep-alive, X-Forwarded-For, X-Real-IP, X-Request-ID, Forwarded, X-Forwarded-Proto, X-Forwarded-Host, X-Custom-Hop",
 		"X-Custom-Hop": "drop me",
 		"Keep-Alive":   "timeout=5",
 		"TE":           "trailers",
