@@ -82,12 +82,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	access, err := logging.New(stdout, "info", cfg.Log.Format)
-	if err != nil {
-		return err
-	}
 	srv, err := server.New(cfg, server.Options{
-		ConfigPath: *configPath, Env: env, Log: log, AccessLog: access,
+		ConfigPath: *configPath, Env: env, Log: log, AccessLog: stdout,
 		Registry: prometheus.NewRegistry(), Version: version,
 	})
 	if err != nil {

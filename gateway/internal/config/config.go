@@ -45,6 +45,11 @@ type Config struct {
 	RateLimit RateLimit `yaml:"ratelimit"`
 	// Cache sizes the response cache (cache.go); routes opt in.
 	Cache Cache `yaml:"cache"`
+	// Compression configures response compression (compression.go).
+	Compression Compression `yaml:"compression"`
+	// Forwarding configures the forwarding headers sent upstream
+	// (forwarding.go).
+	Forwarding Forwarding `yaml:"forwarding"`
 }
 
 // Log configures logging.
@@ -64,6 +69,9 @@ type AccessLog struct {
 	// Sample2xx is the fraction (0..1) of 2xx/3xx responses logged; errors
 	// are always logged.
 	Sample2xx float64 `yaml:"sample_2xx"`
+	// FlushInterval is how often buffered access-log lines are written out
+	// (they are also written when the buffer fills and on shutdown).
+	FlushInterval time.Duration `yaml:"flush_interval"`
 }
 
 // Listen names listener addresses as host:port. Empty disables a listener
@@ -115,15 +123,23 @@ type Certificate struct {
 
 // Server holds limits of the public listeners (see fasthttp.Server).
 type Server struct {
-	// ReadTimeout bounds reading one whole request (headers and body),
-	// which defeats slowloris clients.
+	// ReadTimeout bounds receiving a request head: from a new connection's
+	// accept (TLS handshake included) or a keep-alive request's first byte
+	// to the end of its header block. Slowloris clients trickling headers
+	// are cut off here.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
-	// WriteTimeout bounds writing one response.
+	// BodyTimeout bounds receiving a request body once its head has
+	// arrived; routes may override it (body_timeout).
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// WriteTimeout bounds writing one response; routes may override it.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// IdleTimeout closes keep-alive connections idle this long.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
-	// MaxHeaderBytes is the largest request header block accepted (431 above).
+	// MaxHeaderBytes is the largest request header block accepted, request
+	// line excluded (431 above).
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxURIBytes is the longest request target accepted (414 above).
+	MaxURIBytes int `yaml:"max_uri_bytes"`
 	// MaxBodyBytes is the default request body limit (413 above); routes
 	// may lower or raise it.
 	MaxBodyBytes int `yaml:"max_body_bytes"`
@@ -218,4 +234,25 @@ type Route struct {
 	RateLimits []string `yaml:"rate_limits"`
 	// Cache is the route's response caching policy (cache.go).
 	Cache RouteCache `yaml:"cache"`
+	// BodyTimeout overrides server.body_timeout for this route (0: inherit).
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// WriteTimeout overrides server.write_timeout for this route (0: inherit).
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// StreamRequestBody forwards request bodies as they arrive instead of
+	// buffering them whole first (uploads). A streamed request is never
+	// retried on another instance once its body started to flow.
+	StreamRequestBody bool `yaml:"stream_request_body"`
+	// StreamResponseBody relays upstream response bodies as they arrive
+	// instead of buffering them whole (downloads, exports). Streamed
+	// responses are not compressed.
+	StreamResponseBody bool `yaml:"stream_response_body"`
+	// DisableCompression turns response compression off for this route.
+	DisableCompression bool `yaml:"disable_compression"`
+	// WebSocket lets "Upgrade: websocket" requests through to the upstream
+	// as a tunnel; on other routes the Upgrade header is dropped and the
+	// request is served as plain HTTP.
+	WebSocket bool `yaml:"websocket"`
+	// WebSocketIdleTimeout closes a tunnel after no byte flowed either way
+	// for this long.
+	WebSocketIdleTimeout time.Duration `yaml:"websocket_idle_timeout"`
 }

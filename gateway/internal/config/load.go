@@ -69,21 +69,24 @@ func Parse(data []byte, env []string) (*Config, error) {
 func base() *Config {
 	return &Config{
 		RuntimeDir: ".run",
-		Log:        Log{Level: "info", Format: "json", Access: AccessLog{Enabled: true, Sample2xx: 1}},
+		Log:        Log{Level: "info", Format: "json", Access: AccessLog{Enabled: true, Sample2xx: 1, FlushInterval: time.Second}},
 		Listen:     Listen{HTTPS: ":8443"},
 		TLS:        TLS{MinVersion: "1.2", Watch: true},
 		Headers:    Headers{HSTS: HSTS{MaxAge: 365 * 24 * time.Hour, IncludeSubdomains: true}},
 		Auth:       Auth{Issuer: "campshub360", Audience: "campus-api", Cache: AuthCache{MaxEntries: 100_000}},
 		Server: Server{
 			ReadTimeout:     10 * time.Second,
+			BodyTimeout:     30 * time.Second,
 			WriteTimeout:    30 * time.Second,
 			IdleTimeout:     60 * time.Second,
 			MaxHeaderBytes:  16 << 10,
+			MaxURIBytes:     8 << 10,
 			MaxBodyBytes:    1 << 20,
 			Concurrency:     256 * 1024,
 			DrainDelay:      2 * time.Second,
 			ShutdownTimeout: 20 * time.Second,
 		},
+		Compression: Compression{Enabled: true},
 	}
 }
 
@@ -96,6 +99,7 @@ func (c *Config) fillDefaults() {
 	c.fillAuthDefaults()
 	c.fillRateLimitDefaults()
 	c.fillCacheDefaults()
+	c.fillCompressionDefaults()
 	for i := range c.Upstreams {
 		u := &c.Upstreams[i]
 		if u.DialTimeout == 0 {
@@ -121,6 +125,18 @@ func (c *Config) fillDefaults() {
 		}
 		if r.Timeout == 0 {
 			r.Timeout = 30 * time.Second
+		}
+		if r.BodyTimeout == 0 {
+			r.BodyTimeout = c.Server.BodyTimeout
+		}
+		if r.WriteTimeout == 0 {
+			r.WriteTimeout = c.Server.WriteTimeout
+		}
+		if r.MaxBodyBytes == 0 {
+			r.MaxBodyBytes = c.Server.MaxBodyBytes
+		}
+		if r.WebSocketIdleTimeout == 0 {
+			r.WebSocketIdleTimeout = 60 * time.Second
 		}
 		r.Host = strings.ToLower(r.Host)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Problem is one validation failure: the field path in the document
@@ -34,6 +35,8 @@ func (ps Problems) Error() string {
 
 type checker struct{ ps Problems }
 
+func pathf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
 func (c *checker) add(path, format string, args ...any) {
 	c.ps = append(c.ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
 }
@@ -57,6 +60,9 @@ func (c *Config) Validate() error {
 	}
 	if s := c.Log.Access.Sample2xx; s < 0 || s > 1 {
 		ck.add("log.access.sample_2xx", "%v: want a fraction between 0 and 1", s)
+	}
+	if c.Log.Access.FlushInterval <= 0 || c.Log.Access.FlushInterval > time.Minute {
+		ck.add("log.access.flush_interval", "%v: want a positive duration up to 1m", c.Log.Access.FlushInterval)
 	}
 
 	if c.Listen.HTTPS == "" {
@@ -93,9 +99,11 @@ func (c *Config) Validate() error {
 		ok   bool
 	}{
 		{"server.read_timeout", s.ReadTimeout > 0},
+		{"server.body_timeout", s.BodyTimeout > 0},
 		{"server.write_timeout", s.WriteTimeout > 0},
 		{"server.idle_timeout", s.IdleTimeout > 0},
-		{"server.max_header_bytes", s.MaxHeaderBytes >= 1024},
+		{"server.max_header_bytes", s.MaxHeaderBytes >= 1024 && s.MaxHeaderBytes <= 1<<20},
+		{"server.max_uri_bytes", s.MaxURIBytes >= 256 && s.MaxURIBytes <= 1<<20},
 		{"server.max_body_bytes", s.MaxBodyBytes > 0},
 		{"server.max_conns_per_ip", s.MaxConnsPerIP >= 0},
 		{"server.concurrency", s.Concurrency > 0},
@@ -179,6 +187,18 @@ func (c *Config) Validate() error {
 		if r.MaxBodyBytes < 0 {
 			ck.add(p+".max_body_bytes", "must not be negative")
 		}
+		if r.BodyTimeout < 0 {
+			ck.add(p+".body_timeout", "must not be negative")
+		}
+		if r.WriteTimeout < 0 {
+			ck.add(p+".write_timeout", "must not be negative")
+		}
+		if r.WebSocketIdleTimeout < 0 {
+			ck.add(p+".websocket_idle_timeout", "must not be negative")
+		}
+		if r.WebSocket && (r.StreamRequestBody || r.StreamResponseBody) {
+			ck.add(p+".websocket", "a websocket route tunnels; stream_request_body and stream_response_body do not apply")
+		}
 	}
 	c.validateRedis(&ck)
 	c.validateHeaders(&ck)
@@ -186,6 +206,7 @@ func (c *Config) Validate() error {
 	c.validateBalancing(&ck)
 	c.validateRateLimit(&ck)
 	c.validateCache(&ck)
+	c.validateCompression(&ck)
 	if len(ck.ps) == 0 {
 		return nil
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/campshub360/edge/gateway/internal/metrics"
 	"github.com/campshub360/edge/gateway/internal/route"
 )
 
@@ -54,10 +55,24 @@ type Exchange struct {
 	// no verified token) and Role its role claim, for per-user rate
 	// limits and cache partitions (edge token verification).
 	Subject, Role string
-	// Matched is the route the request matched, nil when none did (the
-	// server's match stage, right after recover, so every later stage can
-	// read the route's compiled policies).
+	// Matched is the route the request matched, nil before the route
+	// stage or when none did (route). Its Target holds the route's
+	// compiled policies.
 	Matched *route.Route
+	// RouteMetrics are the matched route's pre-resolved RED series, nil
+	// when no route matched (route; read by observe).
+	RouteMetrics *metrics.Route
+	// BytesIn counts request body bytes received from the client and
+	// BytesOut response body bytes sent (or handed to fasthttp to send).
+	// Streamed bodies are counted as they flow (route, proxy).
+	BytesIn, BytesOut int64
+	// Upgraded records that the connection became a WebSocket tunnel
+	// (proxy).
+	Upgraded bool
+	// BodyError is the client-side failure of a streamed request body
+	// (over the limit, malformed, too slow, client gone), nil otherwise
+	// (proxy). It decides the answer when forwarding then fails.
+	BodyError error
 }
 
 func (e *Exchange) reset() {

@@ -5,6 +5,8 @@
 package metrics
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -139,4 +141,113 @@ func Method(m []byte) string {
 		return "TRACE"
 	}
 	return "OTHER"
+}
+
+// methodLabels are the bounded method labels Method returns, indexed by
+// methodIndex.
+var methodLabels = [...]string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "OTHER"}
+
+func methodIndex(m []byte) int {
+	switch string(m) {
+	case "GET":
+		return 0
+	case "HEAD":
+		return 1
+	case "POST":
+		return 2
+	case "PUT":
+		return 3
+	case "DELETE":
+		return 4
+	case "PATCH":
+		return 5
+	case "OPTIONS":
+		return 6
+	case "CONNECT":
+		return 7
+	case "TRACE":
+		return 8
+	}
+	return 9
+}
+
+// classIndex maps a status to 0..4 for 1xx..5xx and 5 for anything else.
+func classIndex(status int) int {
+	if status < 100 || status > 599 {
+		return 5
+	}
+	return status/100 - 1
+}
+
+var classLabels = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx", "other"}
+
+// Route holds the RED series of one route label, resolved once per label
+// combination and cached, so that recording a request performs no label
+// lookup and no allocation (CounterVec.WithLabelValues hashes and may
+// allocate). Build one per route when a configuration is compiled. Safe
+// for concurrent use.
+type Route struct {
+	name     string
+	m        *Metrics
+	duration prometheus.Observer
+	requests [len(methodLabels)][len(classLabels)]atomic.Pointer[prometheus.Counter]
+}
+
+// Route returns the series of route name (a configured route name or
+// "unmatched").
+func (m *Metrics) Route(name string) *Route {
+	return &Route{name: name, m: m, duration: m.Duration.WithLabelValues(name)}
+}
+
+// Name returns the route label.
+func (r *Route) Name() string { return r.name }
+
+// Observe records one response: gateway_http_requests_total{route,method,
+// code_class} and gateway_http_request_duration_seconds{route}. method is
+// the raw request method (folded to a bounded label), seconds the latency.
+func (r *Route) Observe(method []byte, status int, seconds float64) {
+	mi, ci := methodIndex(method), classIndex(status)
+	slot := &r.requests[mi][ci]
+	c := slot.Load()
+	if c == nil {
+		v := r.m.Requests.WithLabelValues(r.name, methodLabels[mi], classLabels[ci])
+		c = &v
+		slot.Store(c)
+	}
+	(*c).Inc()
+	r.duration.Observe(seconds)
+}
+
+// Instance holds the upstream series of one instance of a pool, resolved
+// once and cached like Route. Safe for concurrent use.
+type Instance struct {
+	pool, addr string
+	m          *Metrics
+	duration   prometheus.Observer
+	requests   [len(classLabels) + 1]atomic.Pointer[prometheus.Counter]
+}
+
+// Instance returns the series of instance addr of pool.
+func (m *Metrics) Instance(pool, addr string) *Instance {
+	return &Instance{pool: pool, addr: addr, m: m, duration: m.UpstreamDuration.WithLabelValues(pool)}
+}
+
+// Observe records one upstream try: gateway_upstream_requests_total{
+// upstream,instance,code_class} (code_class "error" when status is 0, no
+// response) and gateway_upstream_request_duration_seconds{upstream}.
+func (i *Instance) Observe(status int, seconds float64) {
+	ci, label := len(classLabels), "error"
+	if status != 0 {
+		ci = classIndex(status)
+		label = classLabels[ci]
+	}
+	slot := &i.requests[ci]
+	c := slot.Load()
+	if c == nil {
+		v := i.m.UpstreamRequests.WithLabelValues(i.pool, i.addr, label)
+		c = &v
+		slot.Store(c)
+	}
+	(*c).Inc()
+	i.duration.Observe(seconds)
 }

@@ -1,14 +1,15 @@
 // Package proxy is the terminal stage of the gateway pipeline: it prepares
 // the inbound request for forwarding (hop-by-hop removal, forwarding
 // headers), picks an instance of the route's pool, forwards over the
-// instance's keep-alive pool, retries where that is safe, and maps upstream
-// failures to problem responses, once, here.
+// instance's keep-alive pool, retries where that is safe, cleans the
+// upstream response, and maps upstream failures to problem responses,
+// once, here (errors.go). WebSocket upgrades are tunnelled by
+// ServeWebSocket (upgrade.go); request bodies are buffered or streamed
+// under the route's limit by body.go.
 package proxy
 
 import (
-	"errors"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -21,8 +22,9 @@ import (
 	"github.com/campshub360/edge/shared/problem"
 )
 
-// Target is the per-route forwarding configuration. Immutable; shared by
-// every request on the route.
+// Target is the per-route forwarding configuration. Build it with
+// NewTarget; immutable afterwards and shared by every request on the
+// route.
 type Target struct {
 	// Pool serves the route.
 	Pool *balancer.Pool
@@ -38,6 +40,27 @@ type Target struct {
 	// QueueTimeout bounds waiting for admission to an instance at its
 	// concurrency cap.
 	QueueTimeout time.Duration
+	// StreamResponse relays the upstream body as it arrives instead of
+	// buffering it.
+	StreamResponse bool
+	// Forwarded adds the RFC 7239 Forwarded header.
+	Forwarded bool
+	// WebSocketIdle closes a WebSocket tunnel idle this long (both
+	// directions).
+	WebSocketIdle time.Duration
+
+	// instances are the pool's pre-resolved upstream series, by index.
+	instances []*metrics.Instance
+}
+
+// NewTarget returns a Target for pool with its upstream metric series
+// resolved on m once, so that forwarding does no label lookups.
+func NewTarget(m *metrics.Metrics, t Target) *Target {
+	t.instances = make([]*metrics.Instance, len(t.Pool.Instances))
+	for _, u := range t.Pool.Instances {
+		t.instances[u.Index] = m.Instance(t.Pool.Name, u.Addr)
+	}
+	return &t
 }
 
 // Proxy forwards requests to upstream pools. Safe for concurrent use.
@@ -45,10 +68,12 @@ type Proxy struct {
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	now     func() time.Time
+	tunnels tunnels
 }
 
-// New returns a Proxy recording upstream metrics on m and logging upstream
-// failures on log. now is the clock (time.Now when nil).
+// New returns a Proxy recording retry outcomes on m and logging upstream
+// failures on log (per-instance series are resolved by NewTarget). now is
+// the clock (time.Now when nil).
 func New(m *metrics.Metrics, log *slog.Logger, now func() time.Time) *Proxy {
 	if now == nil {
 		now = time.Now
@@ -62,6 +87,7 @@ var (
 	headerXFHost    = []byte("X-Forwarded-Host")
 	headerForwarded = []byte("Forwarded")
 	headerXRealIP   = []byte("X-Real-IP")
+	headerExpect    = []byte("Expect")
 	headerRequestID = []byte(problem.HeaderRequestID)
 	protoHTTPS      = []byte("https")
 	protoHTTP       = []byte("http")
@@ -77,37 +103,43 @@ var (
 
 // Serve forwards ctx's request to t's pool and leaves the upstream response
 // (or a problem response) in ctx.Response. Selection, admission and
-// retries are forward's (retry.go).
+// retries are forward's (retry.go); failures are mapped by fail
+// (errors.go).
 func (p *Proxy) Serve(ctx *fasthttp.RequestCtx, t *Target) {
 	ex := exchange.From(ctx)
 	ex.Upstream = t.Pool.Name
-	p.prepare(ctx, ex)
+	p.prepare(ctx, ex, t)
 	if err := p.forward(ctx, ex, t); err != nil {
-		ctx.Response.Reset()
-		ctx.Response.Header.SetBytesKV(headerRequestID, ex.RequestID)
-		writeError(ctx, err)
+		p.fail(ctx, ex, err)
 		return
 	}
-	stripResponseHopByHop(&ctx.Response.Header)
+	cleanResponse(&ctx.Response.Header)
+	if ctx.Response.IsBodyStream() {
+		ex.BytesOut = int64(max(ctx.Response.Header.ContentLength(), 0))
+	}
 }
 
 // prepare rewrites the inbound request in place for forwarding.
-func (p *Proxy) prepare(ctx *fasthttp.RequestCtx, ex *exchange.Exchange) {
+func (p *Proxy) prepare(ctx *fasthttp.RequestCtx, ex *exchange.Exchange, t *Target) {
 	h := &ctx.Request.Header
 	stripRequestHopByHop(h)
 	for _, k := range unkeyed {
 		h.DelBytes(k)
 	}
+	// The gateway has read (or streams) the body itself; an interim 100
+	// from the upstream has nobody to go to.
+	h.DelBytes(headerExpect)
 
 	// X-Forwarded-For: the chain as received from a trusted proxy plus the
 	// peer; from anyone else only the peer (RFC 7239 §5.2 semantics).
-	var peer [64]byte
-	peerText := clientip.Peer(ctx.RemoteIP()).AppendTo(peer[:0])
+	var peerBuf [64]byte
+	peer := clientip.Peer(ctx.RemoteIP())
+	peerText := peer.AppendTo(peerBuf[:0])
 	if ex.PeerTrusted {
 		if prior := h.PeekBytes(headerXFF); len(prior) > 0 {
-			buf := make([]byte, 0, len(prior)+2+len(peerText))
-			buf = append(append(append(buf, prior...), ", "...), peerText...)
-			h.SetBytesKV(headerXFF, buf)
+			var buf [256]byte
+			v := append(append(append(buf[:0], prior...), ", "...), peerText...)
+			h.SetBytesKV(headerXFF, v)
 		} else {
 			h.SetBytesKV(headerXFF, peerText)
 		}
@@ -117,47 +149,45 @@ func (p *Proxy) prepare(ctx *fasthttp.RequestCtx, ex *exchange.Exchange) {
 		h.DelBytes(headerXFProto)
 		h.DelBytes(headerXFHost)
 	}
-	h.SetBytesKV(headerXRealIP, ex.ClientIP.AppendTo(peer[:0]))
+	h.SetBytesKV(headerXRealIP, ex.ClientIP.AppendTo(peerBuf[:0]))
+	proto := protoHTTP
+	if ctx.IsTLS() {
+		proto = protoHTTPS
+	}
 	if !ex.PeerTrusted || len(h.PeekBytes(headerXFProto)) == 0 {
-		if ctx.IsTLS() {
-			h.SetBytesKV(headerXFProto, protoHTTPS)
-		} else {
-			h.SetBytesKV(headerXFProto, protoHTTP)
-		}
+		h.SetBytesKV(headerXFProto, proto)
 	}
 	if !ex.PeerTrusted || len(h.PeekBytes(headerXFHost)) == 0 {
 		h.SetBytesKV(headerXFHost, h.Host())
+	}
+	if t.Forwarded {
+		setForwarded(h, ex.PeerTrusted, peer.AppendTo(peerBuf[:0]), peer.Is6(), proto, h.Host())
 	}
 	h.SetBytesKV(headerRequestID, ex.RequestID)
 	// The upstream hop is plain HTTP whatever the client used.
 	ctx.Request.URI().SetSchemeBytes(protoHTTP)
 }
 
-// writeError maps an upstream failure to its status, once (DESIGN rule 7):
-// no instance available -> 503, instance at its concurrency limit and no
-// admission in time -> 503 with Retry-After, timeout -> 504, anything
-// else (refused, reset, malformed response) -> 502. The body never carries
-// the error text.
-func writeError(ctx *fasthttp.RequestCtx, err error) {
-	switch {
-	case errors.Is(err, balancer.ErrOverloaded):
-		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
-		problem.Write(ctx, problem.New(fasthttp.StatusServiceUnavailable, "upstream-overloaded",
-			"Service Unavailable", "The upstream is at capacity; retry shortly."))
-	case err == nil || errors.Is(err, balancer.ErrNoInstance):
-		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
-		problem.Write(ctx, problem.New(fasthttp.StatusServiceUnavailable, "upstream-unavailable",
-			"Service Unavailable", "No upstream instance is available to serve the request."))
-	case errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) || isTimeout(err):
-		problem.Write(ctx, problem.New(fasthttp.StatusGatewayTimeout, "upstream-timeout",
-			"Gateway Timeout", "The upstream did not answer in time."))
-	default:
-		problem.Write(ctx, problem.New(fasthttp.StatusBadGateway, "upstream-failed",
-			"Bad Gateway", "No upstream instance answered the request."))
+// setForwarded appends this hop's element to Forwarded (RFC 7239 §4):
+// for=<peer>;proto=<proto>;host="<host>", IPv6 peers quoted and bracketed
+// (§6). From an untrusted peer any inbound value was already removed.
+func setForwarded(h *fasthttp.RequestHeader, trusted bool, peer []byte, v6 bool, proto, host []byte) {
+	var buf [512]byte
+	v := buf[:0]
+	if trusted {
+		if prior := h.PeekBytes(headerForwarded); len(prior) > 0 {
+			v = append(append(v, prior...), ", "...)
+		}
 	}
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	v = append(v, "for="...)
+	if v6 {
+		v = append(append(append(v, `"[`...), peer...), `]"`...)
+	} else {
+		v = append(v, peer...)
+	}
+	v = append(append(v, ";proto="...), proto...)
+	if len(host) > 0 {
+		v = append(append(append(v, `;host="`...), host...), '"')
+	}
+	h.SetBytesKV(headerForwarded, v)
 }

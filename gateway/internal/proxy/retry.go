@@ -10,7 +10,6 @@ import (
 	"github.com/campshub360/edge/gateway/internal/balancer"
 	"github.com/campshub360/edge/gateway/internal/exchange"
 	"github.com/campshub360/edge/gateway/internal/health"
-	"github.com/campshub360/edge/gateway/internal/metrics"
 )
 
 // RetryPolicy is a pool's retry policy, shared by every route to the pool.
@@ -210,13 +209,13 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, ex *exchange.Exchange, t *Targ
 			tryTimeout = perTry
 		}
 		ctx.Request.SetTimeout(tryTimeout)
+		ctx.Response.StreamBody = t.StreamResponse
 		start := p.now()
 		err := u.Client.Do(&ctx.Request, &ctx.Response)
 		end := p.now()
 		u.Release()
 		took := end.Sub(start)
 		ex.UpstreamDuration += took
-		p.metrics.UpstreamDuration.WithLabelValues(pool.Name).Observe(took.Seconds())
 
 		status, retryWanted := 0, err != nil
 		outcome, counted := health.GatewayError, true
@@ -225,14 +224,21 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, ex *exchange.Exchange, t *Targ
 			outcome = health.ClassifyStatus(status)
 			retryWanted = rp.OnStatus.Has(status)
 			u.Observe(end.UnixNano(), took)
-			p.metrics.UpstreamRequests.WithLabelValues(pool.Name, u.Addr, metrics.CodeClass(status)).Inc()
 		} else {
-			p.metrics.UpstreamRequests.WithLabelValues(pool.Name, u.Addr, "error").Inc()
 			if isTimeout(err) && !notSent(err) {
 				u.Observe(end.UnixNano(), took) // at least this slow
 			}
 			// Running out of local connections says nothing about the instance.
 			counted = !errors.Is(err, fasthttp.ErrNoFreeConns)
+		}
+		t.instances[u.Index].Observe(status, took.Seconds())
+		if err != nil && clientFailed(ex) {
+			// The client's side of a streamed body failed: nothing to
+			// blame on the instance, nothing to retry.
+			if retrying {
+				rp.Budget.DoneRetry()
+			}
+			return err
 		}
 		if t.Passive != nil && counted {
 			t.Passive.Observe(u, outcome, end.UnixNano())

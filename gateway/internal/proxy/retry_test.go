@@ -176,7 +176,7 @@ func newHarness(t testing.TB, policy string, rp *RetryPolicy, addrs []string, so
 	t.Cleanup(pool.Close)
 	return &harness{
 		p:   New(m, log, nil),
-		t:   &Target{Pool: pool, Timeout: 5 * time.Second, Retry: rp, Passive: passive, QueueTimeout: 50 * time.Millisecond},
+		t:   NewTarget(m, Target{Pool: pool, Timeout: 5 * time.Second, Retry: rp, Passive: passive, QueueTimeout: 50 * time.Millisecond}),
 		reg: reg, m: m,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/valyala/fasthttp"
@@ -12,8 +13,11 @@ import (
 	"github.com/campshub360/edge/gateway/internal/balancer"
 	"github.com/campshub360/edge/gateway/internal/cache"
 	"github.com/campshub360/edge/gateway/internal/clientip"
+	"github.com/campshub360/edge/gateway/internal/compress"
 	"github.com/campshub360/edge/gateway/internal/config"
+	"github.com/campshub360/edge/gateway/internal/framing"
 	"github.com/campshub360/edge/gateway/internal/headers"
+	"github.com/campshub360/edge/gateway/internal/metrics"
 	"github.com/campshub360/edge/gateway/internal/proxy"
 	"github.com/campshub360/edge/gateway/internal/ratelimit"
 	"github.com/campshub360/edge/gateway/internal/route"
@@ -38,15 +42,28 @@ type graph struct {
 	auth *authn.Authenticator
 	// limits is the rate limiter's view of this generation (ratelimit.go).
 	limits *ratelimit.Generation
+	// framing are the framing limits of the public listeners.
+	framing framing.Limits
+	// compressor compresses responses; nil when compression is off.
+	compressor *compress.Compressor
+	// unmatched are the RED series of requests no route matched.
+	unmatched *metrics.Route
 	// handler is the request chain of this generation (pipeline.go).
 	handler fasthttp.RequestHandler
 }
 
-// routeTarget is what a compiled route carries.
+// routeTarget is what a compiled route carries: its upstream and the
+// per-route policies.
 type routeTarget struct {
-	proxy        proxy.Target
-	maxBodyBytes int
-	edge         edgeRoute
+	proxy         *proxy.Target
+	maxBodyBytes  int
+	bodyTimeout   time.Duration
+	writeTimeout  time.Duration
+	streamRequest bool
+	compress      bool
+	websocket     bool
+	metrics       *metrics.Route
+	edge          edgeRoute
 	// limits are the route's rate-limit policies, nil for none.
 	limits *ratelimit.Route
 	// cacheCfg is the route's caching configuration; cache its compiled
@@ -55,15 +72,23 @@ type routeTarget struct {
 	cache    *cache.Policy
 }
 
-// compile builds a graph from a validated config. It opens no sockets;
-// upstream connections are made lazily on first use and health probers
-// start with startHealth.
+// compile builds a graph from a validated config, resolving its metric
+// series on deps.metrics. It opens no sockets; upstream connections are
+// made lazily on first use and health probers start with startHealth.
 func compile(cfg *config.Config, deps upstreamDeps) (*graph, error) {
 	resolver, err := clientip.New(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
-	g := &graph{cfg: cfg, pools: map[string]*balancer.Pool{}, resolver: resolver, headers: globalHeaders(cfg)}
+	m := deps.metrics
+	g := &graph{
+		cfg: cfg, pools: map[string]*balancer.Pool{}, resolver: resolver, headers: globalHeaders(cfg),
+		framing:   framing.Limits{MaxURIBytes: cfg.Server.MaxURIBytes, MaxHeaderBytes: cfg.Server.MaxHeaderBytes},
+		unmatched: m.Route("unmatched"),
+	}
+	if cfg.Compression.Enabled {
+		g.compressor = compress.New(compress.Options{MinBytes: cfg.Compression.MinBytes, Types: cfg.Compression.Types})
+	}
 	if g.upstreams, err = buildUpstreams(cfg, deps); err != nil {
 		return nil, err
 	}
@@ -83,10 +108,16 @@ func compile(cfg *config.Config, deps upstreamDeps) (*graph, error) {
 		routes = append(routes, &route.Route{
 			Name: r.Name, Host: r.Host, Prefix: r.PathPrefix,
 			Target: &routeTarget{
-				proxy:        g.upstreams[r.Upstream].target(r),
-				maxBodyBytes: maxBody,
-				edge:         edge,
-				cacheCfg:     r.Cache,
+				proxy:         proxy.NewTarget(m, g.upstreams[r.Upstream].target(r, cfg.Forwarding.Forwarded)),
+				maxBodyBytes:  maxBody,
+				bodyTimeout:   r.BodyTimeout,
+				writeTimeout:  r.WriteTimeout,
+				streamRequest: r.StreamRequestBody,
+				compress:      g.compressor != nil && !r.DisableCompression && !r.WebSocket,
+				websocket:     r.WebSocket,
+				metrics:       m.Route(r.Name),
+				edge:          edge,
+				cacheCfg:      r.Cache,
 			},
 		})
 	}
@@ -98,18 +129,6 @@ func compile(cfg *config.Config, deps upstreamDeps) (*graph, error) {
 	sum := sha256.Sum256(b)
 	g.hash = hex.EncodeToString(sum[:6])
 	return g, nil
-}
-
-// maxBodyBytes is the largest body any route accepts: the listener's read
-// limit. Per-route limits are enforced in the route stage.
-func (g *graph) maxBodyBytes() int {
-	m := g.cfg.Server.MaxBodyBytes
-	for _, r := range g.cfg.Routes {
-		if r.MaxBodyBytes > m {
-			m = r.MaxBodyBytes
-		}
-	}
-	return m
 }
 
 // close stops the generation's health checks and releases its idle

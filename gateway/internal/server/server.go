@@ -9,8 +9,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -27,9 +29,11 @@ import (
 	"github.com/campshub360/edge/gateway/internal/authn"
 	"github.com/campshub360/edge/gateway/internal/balancer"
 	"github.com/campshub360/edge/gateway/internal/cache"
+	"github.com/campshub360/edge/gateway/internal/clientip"
 	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/exchange"
 	"github.com/campshub360/edge/gateway/internal/metrics"
+	"github.com/campshub360/edge/gateway/internal/observe"
 	"github.com/campshub360/edge/gateway/internal/proxy"
 	"github.com/campshub360/edge/gateway/internal/ratelimit"
 	"github.com/campshub360/edge/gateway/internal/tlsconfig"
@@ -45,8 +49,10 @@ type Options struct {
 	Env []string
 	// Log receives process logs.
 	Log *slog.Logger
-	// AccessLog receives the access log lines (nil: none).
-	AccessLog *slog.Logger
+	// AccessLog receives the access log, one JSON line per request (nil:
+	// none). Writes are buffered and flushed every
+	// log.access.flush_interval (as configured at start) and on shutdown.
+	AccessLog io.Writer
 	// Registry receives the gateway's metrics; /metrics serves it.
 	Registry *prometheus.Registry
 	// Version is reported in gateway_build_info.
@@ -56,6 +62,9 @@ type Options struct {
 	// Seed fixes the random sources of the balancers and retry jitter
 	// (0: random), for reproducible tests.
 	Seed uint64
+	// Rand returns uniform floats in [0,1) for access-log sampling
+	// (math/rand/v2 when nil).
+	Rand func() float64
 }
 
 // Addrs are the bound listener addresses ("" when disabled).
@@ -67,14 +76,16 @@ type Addrs struct {
 // with Serve. Reload is safe to call concurrently with serving.
 type Server struct {
 	log       *slog.Logger
-	access    *slog.Logger
+	access    *observe.AccessLog
 	registry  *prometheus.Registry
 	metrics   *metrics.Metrics
 	proxy     *proxy.Proxy
+	bodies    proxy.Bodies
 	ids       *requestid.Generator
 	exchanges exchange.Pool
 	certs     *tlsconfig.Store
 	now       func() time.Time
+	rand      func() float64
 	version   string
 	path      string
 	env       []string
@@ -118,7 +129,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	s := &Server{
-		log: o.Log, access: o.AccessLog, registry: o.Registry, metrics: m, now: o.Now,
+		log: o.Log, registry: o.Registry, metrics: m, now: o.Now, rand: o.Rand,
 		version: o.Version, path: o.ConfigPath, env: o.Env,
 		ids:   requestid.NewGenerator(o.Now),
 		proxy: proxy.New(m, o.Log, o.Now),
@@ -151,10 +162,19 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		s.limits.Close()
 		return nil, err
 	}
+	if o.AccessLog != nil {
+		s.access = observe.NewAccessLog(o.AccessLog, 0, cfg.Log.Access.FlushInterval)
+	}
 	g, err := s.build(cfg)
 	if err != nil {
 		s.limits.Close()
 		_ = s.cache.Close()
+		if s.redis != nil {
+			_ = s.redis.Close()
+		}
+		if s.access != nil {
+			_ = s.access.Close()
+		}
 		return nil, err
 	}
 	s.current.Store(g)
@@ -169,10 +189,16 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 			Name: "", NoDefaultServerHeader: true, ReadTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second,
 			IdleTimeout: 60 * time.Second, CloseOnShutdown: true, Logger: fasthttpLogger{o.Log},
 			Handler: admin.Handler(admin.Options{
-				Gatherer:  o.Registry,
-				Ready:     func() bool { return !s.draining.Load() },
-				Reload:    s.Reload,
-				Config:    func() any { return redacted(s.current.Load().cfg) },
+				Gatherer: o.Registry,
+				Ready:    func() bool { return !s.draining.Load() },
+				Reload:   s.Reload,
+				Config: func() any {
+					b, err := s.current.Load().cfg.RedactedJSON()
+					if err != nil {
+						return map[string]string{"error": "configuration cannot be rendered"}
+					}
+					return json.RawMessage(b)
+				},
 				Upstreams: s.upstreamsState,
 				Drain:     s.drain,
 				CachePurge: func(r admin.PurgeRequest) (admin.PurgeResult, error) {
@@ -255,18 +281,25 @@ func (s *Server) loadCerts(cfg *config.Config) error {
 func (s *Server) publicServer(cfg *config.Config, name string, h fasthttp.RequestHandler) *fasthttp.Server {
 	sc := cfg.Server
 	return &fasthttp.Server{
-		Handler:                      h,
-		ErrorHandler:                 s.errorHandler,
-		HeaderReceived:               s.headerReceived,
-		Name:                         "",
-		NoDefaultServerHeader:        true,
-		NoDefaultContentType:         true,
-		ReadTimeout:                  sc.ReadTimeout,
-		WriteTimeout:                 sc.WriteTimeout,
-		IdleTimeout:                  sc.IdleTimeout,
-		ReadBufferSize:               sc.MaxHeaderBytes,
-		MaxRequestBodySize:           sc.MaxBodyBytes,
-		MaxConnsPerIP:                sc.MaxConnsPerIP,
+		Handler:               h,
+		ErrorHandler:          s.errorHandler,
+		HeaderReceived:        s.headerReceived,
+		Name:                  "",
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		// ReadTimeout covers the TLS handshake and the request head;
+		// headerReceived sets the route's body timeout once the head is in.
+		ReadTimeout:  sc.ReadTimeout,
+		WriteTimeout: sc.WriteTimeout,
+		IdleTimeout:  sc.IdleTimeout,
+		// The request line and the header block must both fit: the framing
+		// stage then tells 414 from 431 precisely.
+		ReadBufferSize: sc.MaxHeaderBytes + sc.MaxURIBytes + requestLineSlack,
+		// Bodies are read by the route stage (proxy.Bodies), buffered or
+		// streamed per route; fasthttp only prefetches.
+		StreamRequestBody:  true,
+		MaxRequestBodySize: prefetchBytes,
+		// MaxConnsPerIP is enforced by the listener wrapper (listener.go).
 		Concurrency:                  sc.Concurrency,
 		CloseOnShutdown:              true,
 		DisablePreParseMultipartForm: true,
@@ -325,10 +358,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	cfg := s.current.Load().cfg
 	s.current.Load().startHealth()
 	errc := make(chan error, 3)
-	tlsLn := s.certs.Listen(s.httpsLn)
+	sc := cfg.Server
+	tlsLn := newListener(s.certs.Listen(s.httpsLn), sc.MaxConnsPerIP)
 	go func() { errc <- s.httpsSrv.Serve(tlsLn) }()
 	if s.httpLn != nil {
-		go func() { errc <- s.httpSrv.Serve(s.httpLn) }()
+		httpLn := newListener(s.httpLn, sc.MaxConnsPerIP)
+		go func() { errc <- s.httpSrv.Serve(httpLn) }()
 	}
 	if s.adminLn != nil {
 		go func() { errc <- s.adminSrv.Serve(s.adminLn) }()
@@ -338,15 +373,18 @@ func (s *Server) Serve(ctx context.Context) error {
 
 	select {
 	case err := <-errc:
-		s.shutdown(cfg)
+		s.shutdown()
 		return err
 	case <-ctx.Done():
 	}
-	s.shutdown(cfg)
+	s.shutdown()
 	return nil
 }
 
-func (s *Server) shutdown(cfg *config.Config) {
+// shutdown drains with the drain delay and shutdown timeout of the
+// configuration active when it starts.
+func (s *Server) shutdown() {
+	cfg := s.current.Load().cfg
 	s.draining.Store(true)
 	s.log.Info("draining", "delay", cfg.Server.DrainDelay.String())
 	if cfg.Server.DrainDelay > 0 {
@@ -369,10 +407,14 @@ func (s *Server) shutdown(cfg *config.Config) {
 		}()
 	}
 	wg.Wait()
+	s.proxy.CloseTunnels()
 	if s.adminSrv != nil {
 		actx, acancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = s.adminSrv.ShutdownWithContext(actx)
 		acancel()
+	}
+	if s.access != nil {
+		_ = s.access.Close()
 	}
 	s.current.Load().close()
 	if s.certWatcher != nil {
@@ -414,6 +456,9 @@ func (s *Server) Reload() error {
 	if cfg.Listen != old.cfg.Listen {
 		s.log.Warn("listener addresses changed; they apply after a restart", "running", old.cfg.Listen, "configured", cfg.Listen)
 	}
+	if listenerLimits(cfg.Server) != listenerLimits(old.cfg.Server) || cfg.Log.Access.FlushInterval != old.cfg.Log.Access.FlushInterval {
+		s.log.Warn("listener limits (server.read_timeout, idle_timeout, max_conns_per_ip, buffer sizes, concurrency) or log.access.flush_interval changed; they apply after a restart")
+	}
 	s.current.Store(g)
 	g.startHealth()
 	old.stopHealth()
@@ -436,6 +481,16 @@ func (s *Server) Reload() error {
 	return nil
 }
 
+// listenerLimits are the server settings fixed when the listeners start
+// (max_uri_bytes and max_header_bytes size the read buffer: lowering them
+// applies at once, raising them past the start value needs a restart); the
+// rest (body and write timeouts, body limit, drain delay, shutdown
+// timeout) follow reloads.
+func listenerLimits(sc config.Server) config.Server {
+	sc.BodyTimeout, sc.WriteTimeout, sc.DrainDelay, sc.ShutdownTimeout, sc.MaxBodyBytes = 0, 0, 0, 0, 0
+	return sc
+}
+
 func (s *Server) recordLoad(g *graph, initial bool) {
 	if !initial {
 		s.metrics.ConfigReloads.WithLabelValues("success").Inc()
@@ -445,7 +500,7 @@ func (s *Server) recordLoad(g *graph, initial bool) {
 	s.metrics.BuildInfo.WithLabelValues(s.version, g.hash).Set(1)
 }
 
-func (s *Server) accessLog(g *graph) *slog.Logger {
+func (s *Server) accessLog(g *graph) *observe.AccessLog {
 	if !g.cfg.Log.Access.Enabled {
 		return nil
 	}
@@ -489,29 +544,74 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(fasthttp.StatusPermanentRedirect)
 }
 
-// headerReceived applies the matched route's body limit before the body
-// is read, so an oversized upload is refused with 413 without buffering it.
+// requestLineSlack is room in the read buffer for the method, version
+// and separators of the request line besides the target.
+const requestLineSlack = 64
+
+// prefetchBytes is how much of a request body fasthttp reads before the
+// handler runs; the rest is read by the route stage (buffered routes) or
+// streamed upstream. Small bodies therefore arrive in one piece.
+const prefetchBytes = 64 << 10
+
+// headerReceived runs once a request head has arrived, before any of its
+// body is read: it applies the matched route's body timeout (a fresh read
+// deadline for the body) and write timeout, and caps the body prefetch at
+// the route's limit.
 func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	g := s.current.Load()
+	host, path := routingKey(h)
+	if r := g.routes.Match(host, path); r != nil {
+		t := r.Target.(*routeTarget)
+		return fasthttp.RequestConfig{
+			ReadTimeout:        t.bodyTimeout,
+			WriteTimeout:       t.writeTimeout,
+			MaxRequestBodySize: min(t.maxBodyBytes, prefetchBytes),
+		}
+	}
+	return fasthttp.RequestConfig{ReadTimeout: g.cfg.Server.BodyTimeout, MaxRequestBodySize: min(g.cfg.Server.MaxBodyBytes, prefetchBytes)}
+}
+
+var schemeSep = []byte("://")
+
+// routingKey returns the host and path a request head routes by before
+// fasthttp parsed its URI: for an absolute-form target the target's
+// authority (RFC 9112 §3.2.2), otherwise the Host header; the path without
+// query. The route stage matches again on the normalized path.
+func routingKey(h *fasthttp.RequestHeader) (host, path []byte) {
 	uri := h.RequestURI()
-	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+	host = h.Host()
+	if len(uri) > 0 && uri[0] != '/' {
+		if i := bytes.Index(uri, schemeSep); i > 0 {
+			rest := uri[i+3:]
+			end := bytes.IndexAny(rest, "/?#")
+			if end < 0 {
+				host, uri = rest, nil
+			} else {
+				host, uri = rest[:end], rest[end:]
+			}
+		}
+	}
+	if i := bytes.IndexAny(uri, "?#"); i >= 0 {
 		uri = uri[:i]
 	}
-	if r := g.routes.Match(h.Host(), uri); r != nil {
-		return fasthttp.RequestConfig{MaxRequestBodySize: r.Target.(*routeTarget).maxBodyBytes}
-	}
-	return fasthttp.RequestConfig{}
+	return host, uri
 }
 
 // errorHandler answers requests fasthttp could not parse: 413 for a body
-// over the limit, 431 for a header block over the buffer, 408 for a read
-// timeout, 400 for anything else; the connection is closed.
+// over the limit, 414 when the request line overflowed the read buffer,
+// 431 when a header line did, 408 for a read timeout, 400 for anything
+// else (duplicate or invalid Content-Length, unknown transfer codings, bad
+// chunk sizes, CR or NUL in the head). The connection is closed; the
+// request is counted under the "unmatched" route and gets an access-log
+// line (no path: the head did not parse).
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
 	var p problem.Problem
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		p = problem.New(fasthttp.StatusRequestEntityTooLarge, "body-too-large", "Content Too Large", "The request body exceeds the limit.")
+	case errors.As(err, &small) && requestLineOverflow(ctx):
+		p = problem.New(fasthttp.StatusRequestURITooLong, "uri-too-long", "URI Too Long", "The request target exceeds the limit.")
 	case errors.As(err, &small):
 		p = problem.New(fasthttp.StatusRequestHeaderFieldsTooLarge, "header-too-large", "Request Header Fields Too Large", "The request header block exceeds the limit.")
 	case isTimeout(err):
@@ -519,11 +619,24 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	default:
 		p = problem.New(fasthttp.StatusBadRequest, "bad-request", "Bad Request", "The request is malformed.")
 	}
+	g := s.current.Load()
+	g.unmatched.Observe(ctx.Request.Header.Method(), p.Status, 0)
 	ctx.Response.Reset()
-	ctx.Response.Header.Set(problem.HeaderRequestID, s.ids.New())
-	s.current.Load().headers.Apply(&ctx.Response.Header, ctx.IsTLS())
+	id := s.ids.New()
+	if a := s.accessLog(g); a != nil {
+		observe.LogRejected(a, s.now(), id, clientip.Peer(ctx.RemoteIP()), p.Status)
+	}
+	ctx.Response.Header.Set(problem.HeaderRequestID, id)
+	g.headers.Apply(&ctx.Response.Header, ctx.IsTLS())
 	ctx.SetConnectionClose()
 	problem.Write(ctx, p)
+}
+
+// requestLineOverflow reports whether the line that overflowed the read
+// buffer was the request line (see listener).
+func requestLineOverflow(ctx *fasthttp.RequestCtx) bool {
+	oc, ok := ctx.Conn().(overflowConn)
+	return ok && oc.requestLineOverflow()
 }
 
 func isTimeout(err error) bool {
@@ -544,11 +657,6 @@ func (s *Server) connState(_ net.Conn, st fasthttp.ConnState) {
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Warn(fmt.Sprintf(format, args...)) }
-
-// redacted returns the configuration as served by /admin/config. The
-// configuration holds no secrets yet besides key file paths, which are
-// shown (paths, not contents).
-func redacted(c *config.Config) any { return c }
 
 // hostOnly strips the port from a Host value.
 func hostOnly(h []byte) []byte {

@@ -114,7 +114,7 @@ func startGateway(t *testing.T, upstreams ...string) *gw {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	srv, err := New(cfg, Options{ConfigPath: path, Log: log, AccessLog: log, Registry: prometheus.NewRegistry(), Version: "test"})
+	srv, err := New(cfg, Options{ConfigPath: path, Log: log, AccessLog: io.Discard, Registry: prometheus.NewRegistry(), Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,10 +119,11 @@ func buildUpstreams(cfg *config.Config, d upstreamDeps) (map[string]*upstream, e
 }
 
 // target returns the proxy target of a route to pool u.
-func (u *upstream) target(r config.Route) proxy.Target {
+func (u *upstream) target(r config.Route, forwarded bool) proxy.Target {
 	return proxy.Target{
 		Pool: u.pool, Timeout: r.Timeout, PerTryTimeout: r.PerTryTimeout,
 		Retry: u.retry, Passive: u.passive, QueueTimeout: u.queueTimeout,
+		StreamResponse: r.StreamResponseBody, Forwarded: forwarded, WebSocketIdle: r.WebSocketIdleTimeout,
 	}
 }
 

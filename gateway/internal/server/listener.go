@@ -1,0 +1,160 @@
+package server
+
+import (
+	"bytes"
+	"crypto/tls"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
+
+// listener wraps the public listeners' accepted connections:
+//
+//   - a cap on concurrent connections per client IP (server.
+//     max_conns_per_ip): connections over it are closed at once, before
+//     any TLS work is spent on them (the TLS handshake, bounded by
+//     tls.handshake_timeout, runs lazily in tlsconfig's connection, on
+//     the first Read or Write in fasthttp's per-connection goroutine);
+//   - a note of the line being received, so that a request head that
+//     overflows the read buffer can be answered 414 (the request line was
+//     too long) or 431 (a header line was) exactly; fasthttp resets the
+//     header before reporting the overflow and cannot say which. On the
+//     HTTPS listener it wraps the TLS connection, so it sees plaintext.
+type listener struct {
+	net.Listener
+	perIP int
+
+	mu    sync.Mutex
+	conns map[netip.Addr]int
+}
+
+// newListener wraps ln (the raw TCP listener, or tlsconfig's TLS listener
+// over it) with the per-IP cap perIP (0: none).
+func newListener(ln net.Listener, perIP int) *listener {
+	return &listener{Listener: ln, perIP: perIP, conns: map[netip.Addr]int{}}
+}
+
+// Accept returns the next connection within the per-IP cap, wrapped.
+func (l *listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		var ip netip.Addr
+		if l.perIP > 0 {
+			if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+				ip = ta.AddrPort().Addr().Unmap()
+			}
+			if !l.admit(ip) {
+				_ = c.Close()
+				continue
+			}
+		}
+		release := func() {}
+		if l.perIP > 0 {
+			release = func() { l.leave(ip) }
+		}
+		if t, ok := c.(tlsConnection); ok {
+			return &trackedTLSConn{trackedConn: trackedConn{Conn: c, release: release}, tls: t}, nil
+		}
+		return &trackedConn{Conn: c, release: release}, nil
+	}
+}
+
+func (l *listener) admit(ip netip.Addr) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conns[ip] >= l.perIP {
+		return false
+	}
+	l.conns[ip]++
+	return true
+}
+
+func (l *listener) leave(ip netip.Addr) {
+	l.mu.Lock()
+	if n := l.conns[ip] - 1; n > 0 {
+		l.conns[ip] = n
+	} else {
+		delete(l.conns, ip)
+	}
+	l.mu.Unlock()
+}
+
+// lineTracker remembers the start of the line being received: whether a
+// line feed ended the previous read data, and the first bytes of the
+// current, unterminated line. Only the connection's serving goroutine
+// reads, so no locking is needed.
+type lineTracker struct {
+	head [24]byte
+	n    int
+}
+
+func (t *lineTracker) observe(p []byte) {
+	if i := bytes.LastIndexByte(p, '\n'); i >= 0 {
+		p = p[i+1:]
+		t.n = 0
+	}
+	t.n += copy(t.head[min(t.n, len(t.head)):], p)
+}
+
+// requestLine reports whether the unterminated line looks like a request
+// line ("METHOD SP target"): a token followed by a space. A header line
+// has a colon after its name and no space before it.
+func (t *lineTracker) requestLine() bool {
+	h := t.head[:min(t.n, len(t.head))]
+	sp, colon := bytes.IndexByte(h, ' '), bytes.IndexByte(h, ':')
+	return sp > 0 && (colon < 0 || sp < colon)
+}
+
+// overflowConn is what the error handler asks a connection whose request
+// head overflowed the read buffer.
+type overflowConn interface{ requestLineOverflow() bool }
+
+// trackedConn records the line being received and releases the
+// connection's per-IP slot once on Close.
+type trackedConn struct {
+	net.Conn
+	lines   lineTracker
+	release func()
+	closed  atomic.Bool
+}
+
+func (c *trackedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.lines.observe(p[:n])
+	return n, err
+}
+
+func (c *trackedConn) requestLineOverflow() bool { return c.lines.requestLine() }
+
+// Close releases the connection's per-IP slot once.
+func (c *trackedConn) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	c.release()
+	return c.Conn.Close()
+}
+
+// tlsConnection is fasthttp's view of a TLS connection: a connection with
+// these methods makes ctx.IsTLS() true and ctx.TLSConnectionState work.
+type tlsConnection interface {
+	Handshake() error
+	ConnectionState() tls.ConnectionState
+}
+
+// trackedTLSConn is a trackedConn over a TLS connection, keeping its
+// Handshake and ConnectionState visible to fasthttp.
+type trackedTLSConn struct {
+	trackedConn
+	tls tlsConnection
+}
+
+// Handshake runs (once) the wrapped connection's bounded handshake.
+func (c *trackedTLSConn) Handshake() error { return c.tls.Handshake() }
+
+// ConnectionState returns the wrapped connection's TLS state.
+func (c *trackedTLSConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
