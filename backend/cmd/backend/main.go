@@ -3,6 +3,7 @@
 //	backend serve   [--listen 127.0.0.1:9001] [--dev] [--runtime-dir DIR] [--check-config]
 //	backend migrate up | down [--to VERSION] | status
 //	backend seed    [--students 2000] [--weeks 2] [--seed 1] [--if-empty] [--timezone Asia/Kolkata]
+//	backend healthcheck [--listen 127.0.0.1:9001] [--ready] [--timeout 2s]
 //
 // Every subcommand reads DATABASE_URL; serve also reads REDIS_URL and the
 // variables listed in internal/config. On failure the command prints one
@@ -54,6 +55,10 @@ commands:
   migrate   up | down [--to VERSION] | status
   seed      load a deterministic demo campus into an empty database
             --students N (2000)  --weeks N (2)  --seed N (1)  --if-empty  --timezone TZ (Asia/Kolkata)
+  healthcheck  probe a running server; exit 0 when healthy (container health checks)
+            --listen HOST:PORT   address the server listens on (default 127.0.0.1:9001)
+            --ready              probe /ready (PostgreSQL, Redis) instead of /health/
+            --timeout D          give up after D (default 2s)
 
 environment:
   DATABASE_URL (required), DATABASE_MAX_CONNS, DATABASE_MIN_CONNS, DATABASE_CONNECT_TIMEOUT,
@@ -73,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}()
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return &usageError{msg: "no command given (serve, migrate or seed)"}
+		return &usageError{msg: "no command given (serve, migrate, seed or healthcheck)"}
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -83,12 +88,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = migrate(ctx, rest, getenv, stdout)
 	case "seed":
 		err = seedCmd(ctx, rest, getenv, stdout)
+	case "healthcheck":
+		err = healthcheck(ctx, rest, stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
 		fmt.Fprint(stderr, usage)
-		return &usageError{msg: fmt.Sprintf("unknown command %q (want serve, migrate or seed)", cmd)}
+		return &usageError{msg: fmt.Sprintf("unknown command %q (want serve, migrate, seed or healthcheck)", cmd)}
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usage)
