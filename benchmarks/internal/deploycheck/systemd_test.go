@@ -2,7 +2,9 @@ package deploycheck
 
 import (
 	"bufio"
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -104,5 +106,41 @@ func TestSystemdUnits(t *testing.T) {
 		default:
 			t.Errorf("%s: ExecStart runs %s", name, exec[0])
 		}
+	}
+}
+
+// TestSystemdAnalyzeVerify runs `systemd-analyze verify` on the units
+// (with the binaries pointed at the freshly built ones, which verify
+// requires to exist) where systemd's tools are installed.
+func TestSystemdAnalyzeVerify(t *testing.T) {
+	tool, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed; unit syntax is checked by TestSystemdUnits only")
+	}
+	dir := t.TempDir()
+	binDir := filepath.Dir(binary(t, "gateway"))
+	units, err := filepath.Glob(path("deploy", "systemd", "campshub-*"))
+	if err != nil || len(units) < 4 {
+		t.Fatalf("units: %q, %v", units, err)
+	}
+	var args []string
+	for _, u := range units {
+		b, err := os.ReadFile(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(u)
+		if name == "campshub-backend@.service" {
+			name = "campshub-backend@9001.service"
+		}
+		text := strings.ReplaceAll(string(b), "/usr/local/bin/", binDir+"/")
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, filepath.Join(dir, name))
+	}
+	out, err := exec.Command(tool, append([]string{"verify", "--man=no"}, args...)...).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
