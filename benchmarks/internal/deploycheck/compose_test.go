@@ -104,7 +104,7 @@ func TestComposeStack(t *testing.T) {
 				t.Errorf("%s: build context %s, want the workspace root", name, b["context"])
 			}
 		}
-		for _, vol := range strings_(svc["volumes"]) {
+		for _, vol := range stringList(svc["volumes"]) {
 			src, _, _ := strings.Cut(vol, ":")
 			if strings.HasPrefix(src, ".") {
 				if _, err := os.Stat(hostPath(src)); err != nil {
@@ -117,7 +117,7 @@ func TestComposeStack(t *testing.T) {
 				t.Errorf("%s: network %s is not declared", name, n)
 			}
 		}
-		for _, p := range strings_(svc["ports"]) {
+		for _, p := range stringList(svc["ports"]) {
 			if !strings.HasPrefix(name, "gateway-") && !strings.HasPrefix(p, "127.0.0.1:") {
 				t.Errorf("%s publishes %q beyond loopback; only gateways face clients", name, p)
 			}
@@ -131,7 +131,7 @@ func TestComposeStack(t *testing.T) {
 		}
 	}
 	redis := mapping(services["redis"])
-	if cmd := strings.Join(strings_(redis["command"]), " "); !strings.Contains(cmd, "--requirepass") {
+	if cmd := strings.Join(stringList(redis["command"]), " "); !strings.Contains(cmd, "--requirepass") {
 		t.Errorf("redis command %q sets no password", cmd)
 	}
 	redisConf, err := os.ReadFile(path("deploy", "compose", "redis.conf"))
@@ -181,7 +181,7 @@ func TestComposeStack(t *testing.T) {
 	if environment(t, replica)["REPLICATION_PASSWORD"] != environment(t, mapping(services["postgres-primary"]))["REPLICATION_PASSWORD"] {
 		t.Error("primary and replica disagree on REPLICATION_PASSWORD")
 	}
-	if cmd := strings.Join(strings_(mapping(services["postgres-primary"])["command"]), " "); !strings.Contains(cmd, "wal_level=replica") {
+	if cmd := strings.Join(stringList(mapping(services["postgres-primary"])["command"]), " "); !strings.Contains(cmd, "wal_level=replica") {
 		t.Errorf("primary command %q does not enable replication", cmd)
 	}
 
@@ -189,7 +189,7 @@ func TestComposeStack(t *testing.T) {
 	var backendAddrs []string
 	for _, name := range []string{"backend-1", "backend-2", "backend-3"} {
 		svc := mapping(services[name])
-		args := strings_(svc["command"])
+		args := stringList(svc["command"])
 		env := environment(t, svc)
 		checkBackendServe(t, name, args, env)
 		if !strings.Contains(env["DATABASE_URL"], "@pgbouncer:6432/") {
@@ -207,7 +207,7 @@ func TestComposeStack(t *testing.T) {
 		checkHealthcheck(t, name, svc, "backend")
 	}
 	migrate := mapping(services["migrate"])
-	if args := strings_(migrate["command"]); !slices.Equal(args, []string{"migrate", "up"}) {
+	if args := stringList(migrate["command"]); !slices.Equal(args, []string{"migrate", "up"}) {
 		t.Errorf("migrate command %q", args)
 	}
 	if u := environment(t, migrate)["DATABASE_URL"]; !strings.Contains(u, "@postgres-primary:5432/") {
@@ -222,12 +222,12 @@ func TestComposeStack(t *testing.T) {
 	for _, name := range []string{"gateway-1", "gateway-2"} {
 		svc := mapping(services[name])
 		env := environment(t, svc)
-		args := strings_(svc["command"])
+		args := stringList(svc["command"])
 		if len(args) != 2 || args[0] != "--config" {
 			t.Fatalf("%s: command %q, want --config FILE", name, args)
 		}
 		var cfgFile string
-		for _, vol := range strings_(svc["volumes"]) {
+		for _, vol := range stringList(svc["volumes"]) {
 			parts := strings.Split(vol, ":")
 			if len(parts) >= 2 && parts[1] == args[1] {
 				cfgFile = hostPath(parts[0])
@@ -258,7 +258,7 @@ func TestComposeStack(t *testing.T) {
 		}
 		admins = append(admins, admin)
 		checkHealthcheck(t, name, svc, "gateway")
-		if len(strings_(svc["ports"])) != 2 {
+		if len(stringList(svc["ports"])) != 2 {
 			t.Errorf("%s: ports %q, want HTTPS and HTTP", name, svc["ports"])
 		}
 	}
@@ -268,7 +268,7 @@ func TestComposeStack(t *testing.T) {
 	targets := map[string][]string{}
 	for _, sc := range list(prom["scrape_configs"]) {
 		for _, st := range list(get(sc, "static_configs")) {
-			targets[str(get(sc, "job_name"))] = append(targets[str(get(sc, "job_name"))], strings_(get(st, "targets"))...)
+			targets[str(get(sc, "job_name"))] = append(targets[str(get(sc, "job_name"))], stringList(get(st, "targets"))...)
 		}
 	}
 	if !slices.Equal(targets["gateway"], admins) {
@@ -285,7 +285,7 @@ func TestComposeStack(t *testing.T) {
 		}
 	}
 	grafana := mapping(services["grafana"])
-	mounts := strings.Join(strings_(grafana["volumes"]), " ")
+	mounts := strings.Join(stringList(grafana["volumes"]), " ")
 	for _, m := range []string{"../grafana/provisioning:/etc/grafana/provisioning", "../grafana/dashboards:/var/lib/grafana/dashboards"} {
 		if !strings.Contains(mounts, m) {
 			t.Errorf("grafana does not mount %s", m)
@@ -303,7 +303,7 @@ func TestComposeStack(t *testing.T) {
 // image's own binary with flags it accepts (rewritten to run here).
 func checkHealthcheck(t *testing.T, name string, svc map[string]any, binaryName string) {
 	t.Helper()
-	test := strings_(get(svc, "healthcheck", "test"))
+	test := stringList(get(svc, "healthcheck", "test"))
 	if len(test) < 3 || test[0] != "CMD" || filepath.Base(test[1]) != binaryName || test[2] != "healthcheck" {
 		t.Errorf("%s: healthcheck %q, want [CMD .../%s healthcheck ...]", name, test, binaryName)
 		return
@@ -329,7 +329,7 @@ func checkHealthcheck(t *testing.T, name string, svc map[string]any, binaryName 
 func serviceNetworks(svc map[string]any) []string {
 	switch n := svc["networks"].(type) {
 	case []any:
-		return strings_(n)
+		return stringList(n)
 	case map[string]any:
 		return sortedKeys(n)
 	}

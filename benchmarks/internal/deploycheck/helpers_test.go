@@ -202,7 +202,7 @@ func mapping(v any) map[string]any {
 	return m
 }
 
-func strings_(v any) []string {
+func stringList(v any) []string {
 	var out []string
 	for _, e := range list(v) {
 		out = append(out, str(e))

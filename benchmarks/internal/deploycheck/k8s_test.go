@@ -140,7 +140,7 @@ func TestKubernetesManifests(t *testing.T) {
 	// The gateway: its ConfigMap validates with the pod's environment, is
 	// mounted as a directory (in-place updates) and watched by the reloader.
 	main := container(gw, "gateway")
-	args := strings_(main["args"])
+	args := stringList(main["args"])
 	if len(args) != 2 || args[0] != "--config" {
 		t.Fatalf("gateway args %q", args)
 	}
@@ -181,7 +181,7 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Errorf("the configuration directory %s is not mounted whole (subPath mounts never update)", mountDir)
 	}
 	reloader := container(gw, "config-reloader")
-	rargs := strings.Join(strings_(reloader["args"]), " ")
+	rargs := strings.Join(stringList(reloader["args"]), " ")
 	if !strings.Contains(rargs, "--volume-dir="+mountDir) || !strings.Contains(rargs, "--webhook-url=http://$(POD_IP):9090/admin/reload") {
 		t.Errorf("config-reloader args %q do not watch %s and POST /admin/reload", rargs, mountDir)
 	}
@@ -211,7 +211,7 @@ func TestKubernetesManifests(t *testing.T) {
 	// backends (and the migration job) reach PostgreSQL.
 	pols := kind(objs, "NetworkPolicy")
 	deny := named(objs, "NetworkPolicy", "campshub-default-deny")
-	if deny == nil || len(mapping(get(deny, "spec", "podSelector"))) != 0 || !slices.Equal(strings_(get(deny, "spec", "policyTypes")), []string{"Ingress", "Egress"}) {
+	if deny == nil || len(mapping(get(deny, "spec", "podSelector"))) != 0 || !slices.Equal(stringList(get(deny, "spec", "policyTypes")), []string{"Ingress", "Egress"}) {
 		t.Fatal("no default-deny policy for ingress and egress")
 	}
 	for _, p := range pols {
@@ -254,7 +254,7 @@ func TestKubernetesManifests(t *testing.T) {
 
 	// The migration job runs the real subcommand.
 	job := named(objs, "Job", "campshub-migrate")
-	if args := strings_(get(job, "spec", "template", "spec", "containers", 0, "args")); !slices.Equal(args, []string{"migrate", "up"}) {
+	if args := stringList(get(job, "spec", "template", "spec", "containers", 0, "args")); !slices.Equal(args, []string{"migrate", "up"}) {
 		t.Errorf("migrate Job args %q", args)
 	}
 }
@@ -309,5 +309,5 @@ func checkBackendDeployment(t *testing.T, what string, objs []map[string]any) {
 			benv[n] = "redis://:secret@campshub-redis:6379/0"
 		}
 	}
-	checkBackendServe(t, what+" backend Deployment", strings_(bmain["args"]), benv)
+	checkBackendServe(t, what+" backend Deployment", stringList(bmain["args"]), benv)
 }

@@ -70,7 +70,7 @@ func TestAlertRules(t *testing.T) {
 	}
 
 	prom := readYAML(t, path("deploy", "prometheus", "prometheus.yml"))
-	if files := strings_(prom["rule_files"]); !slices.Contains(files, "/etc/prometheus/alerts.yml") {
+	if files := stringList(prom["rule_files"]); !slices.Contains(files, "/etc/prometheus/alerts.yml") {
 		t.Errorf("prometheus.yml rule_files %q do not load alerts.yml", files)
 	}
 	var jobs []string
