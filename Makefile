@@ -3,10 +3,10 @@ SHELL := /bin/bash
 GO    ?= go
 MODULES := ./gateway/... ./backend/... ./shared/... ./benchmarks/...
 
-.PHONY: run stop test build vet fmt lint clean help
+.PHONY: run stop test build vet fmt lint clean help deploy-smoke
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 run: ## start the whole stack in the foreground (PostgreSQL, Redis, 2 backends, gateway)
 	@scripts/run.sh
@@ -16,6 +16,9 @@ stop: ## stop a stack started by `make run`, from another shell
 
 test: ## run every test (throwaway PostgreSQL and Redis, race detector, end-to-end)
 	@scripts/test.sh
+
+deploy-smoke: ## build the images and bring deploy/compose up (skips without a container engine)
+	@scripts/deploy-smoke.sh
 
 build: ## build the gateway and backend binaries into bin/
 	$(GO) build -o bin/ ./gateway/cmd/gateway ./backend/cmd/backend ./benchmarks/cmd/loadgen

@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/campshub360/edge/shared v0.0.0-00010101000000-000000000000
 	github.com/fasthttp/router v1.5.4
+	github.com/goccy/go-yaml v1.19.2
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0

@@ -5,6 +5,7 @@
 //	backend seed    [--students 2000] [--weeks 2] [--seed 1] [--if-empty] [--timezone Asia/Kolkata]
 //	backend accounts demo --dev --out FILE
 //	backend keys    generate [--id ID] | rotate-pii [--batch 500] | rotate-signing [--now]
+//	backend healthcheck [--listen 127.0.0.1:9001] [--ready] [--timeout 2s]
 //
 // Every subcommand reads DATABASE_URL; serve also reads REDIS_URL and the
 // variables listed in internal/config. On failure the command prints one
@@ -62,6 +63,10 @@ commands:
             rotate-pii [--batch 500]: re-seal personal data under the primary ENCRYPTION_KEYS key
             rotate-signing [--now]: new token signing key, published before it signs
             (rotate-*: --dev --runtime-dir DIR use the development keyrings)
+  healthcheck  probe a running server; exit 0 when healthy (container health checks)
+            --listen HOST:PORT   address the server listens on (default 127.0.0.1:9001)
+            --ready              probe /ready (PostgreSQL, Redis) instead of /health/
+            --timeout D          give up after D (default 2s)
 
 environment:
   DATABASE_URL (required), DATABASE_MAX_CONNS, DATABASE_MIN_CONNS, DATABASE_CONNECT_TIMEOUT,
@@ -86,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}()
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return &usageError{msg: "no command given (serve, migrate, seed, accounts or keys)"}
+		return &usageError{msg: "no command given (serve, migrate, seed, accounts, keys or healthcheck)"}
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -100,12 +105,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = accountsCmd(ctx, rest, getenv, stdout)
 	case "keys":
 		err = keysCmd(ctx, rest, getenv, stdout, stderr)
+	case "healthcheck":
+		err = healthcheck(ctx, rest, stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
 		fmt.Fprint(stderr, usage)
-		return &usageError{msg: fmt.Sprintf("unknown command %q (want serve, migrate, seed, accounts or keys)", cmd)}
+		return &usageError{msg: fmt.Sprintf("unknown command %q (want serve, migrate, seed, accounts, keys or healthcheck)", cmd)}
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usage)

@@ -7,6 +7,8 @@
 //	gateway [--config FILE]        serve (embedded defaults without --config)
 //	gateway --check-config FILE    validate FILE and print a summary
 //	gateway --version
+//	gateway healthcheck [--config FILE] [--path /readyz] [URL]
+//	                               probe a running gateway (container health checks)
 //
 // Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT shut down
 // gracefully.
@@ -49,6 +51,9 @@ var errUsage = errors.New("usage")
 // file and env, and serves until ctx is done. Access log lines go to
 // stdout, process logs to stderr.
 func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(ctx, args[1:], env, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (YAML); embedded defaults when empty")
