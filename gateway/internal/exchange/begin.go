@@ -42,6 +42,7 @@ func Begin(o BeginOptions, next fasthttp.RequestHandler) fasthttp.RequestHandler
 			ex.RequestID = append(ex.RequestID[:0], in...)
 		} else {
 			ex.RequestID = o.IDs.AppendNew(ex.RequestID[:0])
+			ctx.Request.Header.DelBytes(headerRequestID)
 			ctx.Request.Header.SetBytesKV(headerRequestID, ex.RequestID)
 		}
 		// Set before next so stages that write their own responses (problem
@@ -49,6 +50,8 @@ func Begin(o BeginOptions, next fasthttp.RequestHandler) fasthttp.RequestHandler
 		// replaces the header block.
 		ctx.Response.Header.SetBytesKV(headerRequestID, ex.RequestID)
 		next(ctx)
+		// Every line replaced: an upstream's own X-Request-ID lines go.
+		ctx.Response.Header.DelBytes(headerRequestID)
 		ctx.Response.Header.SetBytesKV(headerRequestID, ex.RequestID)
 		o.Pool.Release(ctx, ex)
 	}

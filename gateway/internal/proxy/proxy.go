@@ -130,40 +130,47 @@ func (p *Proxy) prepare(ctx *fasthttp.RequestCtx, ex *exchange.Exchange, t *Targ
 	// from the upstream has nobody to go to.
 	h.DelBytes(headerExpect)
 
-	// X-Forwarded-For: the chain as received from a trusted proxy plus the
-	// peer; from anyone else only the peer (RFC 7239 §5.2 semantics).
+	// X-Forwarded-For: the chain as received from a trusted proxy (every
+	// line, in order) plus the peer; from anyone else only the peer (RFC
+	// 7239 §5.2 semantics). Every header the gateway owns is replaced
+	// whole: a client cannot smuggle a second line of it past the gateway.
 	var peerBuf [64]byte
 	peer := clientip.Peer(ctx.RemoteIP())
 	peerText := peer.AppendTo(peerBuf[:0])
+	var buf [512]byte
 	if ex.PeerTrusted {
-		if prior := h.PeekBytes(headerXFF); len(prior) > 0 {
-			var buf [256]byte
-			v := append(append(append(buf[:0], prior...), ", "...), peerText...)
-			h.SetBytesKV(headerXFF, v)
-		} else {
-			h.SetBytesKV(headerXFF, peerText)
+		v := joined(buf[:0], h, fasthttp.HeaderXForwardedFor)
+		if len(v) > 0 {
+			v = append(v, ", "...)
 		}
+		replace(h, headerXFF, append(v, peerText...))
 	} else {
-		h.SetBytesKV(headerXFF, peerText)
+		replace(h, headerXFF, peerText)
 		h.DelBytes(headerForwarded)
 		h.DelBytes(headerXFProto)
 		h.DelBytes(headerXFHost)
 	}
-	h.SetBytesKV(headerXRealIP, ex.ClientIP.AppendTo(peerBuf[:0]))
+	replace(h, headerXRealIP, ex.ClientIP.AppendTo(peerBuf[:0]))
 	proto := protoHTTP
 	if ctx.IsTLS() {
 		proto = protoHTTPS
 	}
-	if !ex.PeerTrusted || len(h.PeekBytes(headerXFProto)) == 0 {
-		h.SetBytesKV(headerXFProto, proto)
+	// From a trusted proxy its X-Forwarded-Proto/-Host stand (first line
+	// only); otherwise, or when absent, this hop's.
+	if v := append(buf[:0], h.PeekBytes(headerXFProto)...); len(v) > 0 {
+		replace(h, headerXFProto, v)
+	} else {
+		replace(h, headerXFProto, proto)
 	}
-	if !ex.PeerTrusted || len(h.PeekBytes(headerXFHost)) == 0 {
-		h.SetBytesKV(headerXFHost, h.Host())
+	if v := append(buf[:0], h.PeekBytes(headerXFHost)...); len(v) > 0 {
+		replace(h, headerXFHost, v)
+	} else {
+		replace(h, headerXFHost, h.Host())
 	}
 	if t.Forwarded {
 		setForwarded(h, ex.PeerTrusted, peer.AppendTo(peerBuf[:0]), peer.Is6(), proto, h.Host())
 	}
-	h.SetBytesKV(headerRequestID, ex.RequestID)
+	replace(h, headerRequestID, ex.RequestID)
 	// The upstream hop is plain HTTP whatever the client used.
 	ctx.Request.URI().SetSchemeBytes(protoHTTP)
 }
@@ -175,8 +182,8 @@ func setForwarded(h *fasthttp.RequestHeader, trusted bool, peer []byte, v6 bool,
 	var buf [512]byte
 	v := buf[:0]
 	if trusted {
-		if prior := h.PeekBytes(headerForwarded); len(prior) > 0 {
-			v = append(append(v, prior...), ", "...)
+		if v = joined(v, h, fasthttp.HeaderForwarded); len(v) > 0 {
+			v = append(v, ", "...)
 		}
 	}
 	v = append(v, "for="...)
@@ -189,5 +196,25 @@ func setForwarded(h *fasthttp.RequestHeader, trusted bool, peer []byte, v6 bool,
 	if len(host) > 0 {
 		v = append(append(append(v, `;host="`...), host...), '"')
 	}
-	h.SetBytesKV(headerForwarded, v)
+	replace(h, headerForwarded, v)
+}
+
+// replace sets the header name to value after removing every line of it,
+// so no second, client-sent copy survives (fasthttp's Set replaces the
+// first line only). value must not alias the header's storage.
+func replace(h *fasthttp.RequestHeader, name, value []byte) {
+	h.DelBytes(name)
+	h.SetBytesKV(name, value)
+}
+
+// joined appends to dst every line of the header name, in order,
+// separated by ", " (one list, RFC 9110 §5.3), copying the bytes.
+func joined(dst []byte, h *fasthttp.RequestHeader, name string) []byte {
+	for i, v := range h.PeekAll(name) {
+		if i > 0 {
+			dst = append(dst, ", "...)
+		}
+		dst = append(dst, v...)
+	}
+	return dst
 }
