@@ -208,3 +208,143 @@ func TestPromQLMetricNames(t *testing.T) {
 		}
 	}
 }
+
+// labelRef is a label an expression refers to: in a selector of Metric
+// ({label="..."}), or, with Metric empty, in a grouping or matching list
+// (by, without, on, ignoring, group_left, group_right).
+type labelRef struct {
+	Metric, Label string
+}
+
+// promqlLabelRefs returns the labels an expression selects on and groups
+// by, in order of appearance. It expects an expression promqlMetricNames
+// accepts (balanced brackets, terminated strings).
+func promqlLabelRefs(expr string) ([]labelRef, error) {
+	var refs []labelRef
+	isIdentStart := func(c byte) bool { return c == '_' || c == ':' || (c|0x20 >= 'a' && c|0x20 <= 'z') }
+	isIdent := func(c byte) bool { return isIdentStart(c) || (c >= '0' && c <= '9') }
+	skipSpace := func(i int) int {
+		for i < len(expr) && strings.IndexByte(" \t\r\n", expr[i]) >= 0 {
+			i++
+		}
+		return i
+	}
+	ident := func(i int) (string, int) {
+		j := i
+		for j < len(expr) && isIdent(expr[j]) {
+			j++
+		}
+		return expr[i:j], j
+	}
+	// matchers parses {name op "value", ...} starting at the '{' at i.
+	matchers := func(metric string, i int) (int, error) {
+		i++
+		for {
+			i = skipSpace(i)
+			if i < len(expr) && expr[i] == '}' {
+				return i + 1, nil
+			}
+			name, j := ident(i)
+			if name == "" {
+				return 0, fmt.Errorf("label name expected at %d", i)
+			}
+			refs = append(refs, labelRef{Metric: metric, Label: name})
+			j = skipSpace(j)
+			for j < len(expr) && strings.IndexByte("=!~", expr[j]) >= 0 {
+				j++
+			}
+			j = skipSpace(j)
+			if j >= len(expr) || strings.IndexByte("\"'`", expr[j]) < 0 {
+				return 0, fmt.Errorf("label value expected at %d", j)
+			}
+			k := strings.IndexByte(expr[j+1:], expr[j])
+			if k < 0 {
+				return 0, fmt.Errorf("unterminated string at %d", j)
+			}
+			i = skipSpace(j + k + 2)
+			if i < len(expr) && expr[i] == ',' {
+				i++
+			}
+		}
+	}
+	for i := 0; i < len(expr); {
+		c := expr[i]
+		switch {
+		case c == '"' || c == '\'' || c == '`':
+			k := strings.IndexByte(expr[i+1:], c)
+			if k < 0 {
+				return nil, fmt.Errorf("unterminated string at %d", i)
+			}
+			i += k + 2
+		case c == '{':
+			j, err := matchers("", i)
+			if err != nil {
+				return nil, err
+			}
+			i = j
+		case c == '$':
+			// Grafana variable: $name, ${name}, $__name.
+			i++
+			if i < len(expr) && expr[i] == '{' {
+				if k := strings.IndexByte(expr[i:], '}'); k >= 0 {
+					i += k + 1
+				}
+			}
+			for i < len(expr) && isIdent(expr[i]) {
+				i++
+			}
+		case c >= '0' && c <= '9' || c == '.':
+			for i < len(expr) && (isIdent(expr[i]) || expr[i] == '.') {
+				i++
+			}
+		case isIdentStart(c):
+			word, j := ident(i)
+			next := skipSpace(j)
+			switch {
+			case promqlLabelLists[strings.ToLower(word)] && next < len(expr) && expr[next] == '(':
+				end := strings.IndexByte(expr[next:], ')')
+				if end < 0 {
+					return nil, fmt.Errorf("unbalanced ( at %d", next)
+				}
+				for _, l := range strings.Split(expr[next+1:next+end], ",") {
+					if l = strings.TrimSpace(l); l != "" {
+						refs = append(refs, labelRef{Label: l})
+					}
+				}
+				i = next + end + 1
+			case next < len(expr) && expr[next] == '{' && !promqlFunctions[word] && !promqlKeywords[strings.ToLower(word)]:
+				k, err := matchers(word, next)
+				if err != nil {
+					return nil, err
+				}
+				i = k
+			default:
+				i = j
+			}
+		default:
+			i++
+		}
+	}
+	return refs, nil
+}
+
+func TestPromQLLabelRefs(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		want []labelRef
+	}{
+		{`rate(a_total{job="g", route=~"$route"}[5m])`, []labelRef{{"a_total", "job"}, {"a_total", "route"}}},
+		{`sum by (route, le) (rate(x_bucket{code!="5.."}[$__rate_interval]))`, []labelRef{{"", "route"}, {"", "le"}, {"x_bucket", "code"}}},
+		{`a / on (instance) group_left (version) b{l='}{'}`, []labelRef{{"", "instance"}, {"", "version"}, {"b", "l"}}},
+		{`max(x{l="a,b", m=~"c"})`, []labelRef{{"x", "l"}, {"x", "m"}}},
+		{`time() - y`, nil},
+	} {
+		got, err := promqlLabelRefs(tc.expr)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, %v; want %v", tc.expr, got, err, tc.want)
+		}
+	}
+	if _, err := promqlLabelRefs(`a{=}`); err == nil {
+		t.Error(`a{=}: no error`)
+	}
+}

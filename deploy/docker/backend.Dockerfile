@@ -10,9 +10,14 @@
 #   docker build -f deploy/docker/backend.Dockerfile -t campshub360/backend:v1.2.3 .
 #
 # The default command serves the API on :9001; the same image runs
-# `migrate up`, `migrate status` and `seed` (override the command).
-# Configuration is the environment: DATABASE_URL, REDIS_URL and the rest
-# listed by `backend help`.
+# `migrate up`, `migrate status`, `seed` and `keys ...` (override the
+# command). Configuration is the environment: DATABASE_URL, REDIS_URL and
+# the rest listed by `backend help`. `serve` refuses to start without its
+# two keyrings (kid:base64(32 random bytes), `backend keys generate`):
+# mount them as files from a secret store (Docker secrets, a Kubernetes
+# Secret volume) and name them with ENCRYPTION_KEYS_FILE and
+# SIGNING_KEY_SECRETS_FILE, rather than putting ENCRYPTION_KEYS and
+# SIGNING_KEY_SECRETS in the environment. Nothing secret is in the image.
 
 ARG GO_VERSION=1.26
 

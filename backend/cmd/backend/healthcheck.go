@@ -24,7 +24,7 @@ import (
 func healthcheck(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	listen := fs.String("listen", config.DefaultListen, "listen address of the backend to probe (as given to serve)")
-	ready := fs.Bool("ready", false, "probe readiness (/ready: PostgreSQL and Redis answer) instead of liveness (/health/)")
+	ready := fs.Bool("ready", false, "probe readiness (/ready: PostgreSQL answers; Redis down only degrades) instead of liveness (/health/)")
 	timeout := fs.Duration("timeout", 2*time.Second, "give up after this long")
 	if err := parseFlags(fs, args); err != nil {
 		return err

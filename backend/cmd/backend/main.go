@@ -65,7 +65,7 @@ commands:
             (rotate-*: --dev --runtime-dir DIR use the development keyrings)
   healthcheck  probe a running server; exit 0 when healthy (container health checks)
             --listen HOST:PORT   address the server listens on (default 127.0.0.1:9001)
-            --ready              probe /ready (PostgreSQL, Redis) instead of /health/
+            --ready              probe /ready (PostgreSQL; Redis down only degrades) instead of /health/
             --timeout D          give up after D (default 2s)
 
 environment:

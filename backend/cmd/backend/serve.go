@@ -88,7 +88,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return err
 		}
 		defer rdb.Close()
-		checks = append(checks, api.Check{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
+		// Optional: without Redis the backend serves from PostgreSQL, so
+		// /ready reports it degraded instead of taking the instance out.
+		checks = append(checks, api.Optional(api.Check{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}))
 	}
 
 	reg := prometheus.NewRegistry()
@@ -216,7 +218,7 @@ func checkSchema(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration)
 }
 
 // openRedis connects to Redis at url. An unreachable server is logged once
-// and tolerated: the readiness check reports it until it answers.
+// and tolerated: the readiness check reports it degraded until it answers.
 func openRedis(ctx context.Context, url string, timeout time.Duration, log *slog.Logger) (*redis.Client, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {

@@ -2,6 +2,8 @@ package deploycheck
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -122,6 +124,10 @@ func TestComposeStack(t *testing.T) {
 				t.Errorf("%s publishes %q beyond loopback; only gateways face clients", name, p)
 			}
 		}
+		// The keyrings go to the backends alone (not even to migrate).
+		if svc["secrets"] != nil && !strings.HasPrefix(name, "backend-") {
+			t.Errorf("%s is given secrets %v; only the backends need the keyrings", name, svc["secrets"])
+		}
 	}
 
 	// Data services publish nothing; Redis has a password and a memory policy.
@@ -185,12 +191,17 @@ func TestComposeStack(t *testing.T) {
 		t.Errorf("primary command %q does not enable replication", cmd)
 	}
 
-	// Backends: real flags and environment, through pgbouncer.
+	// Backends: real flags and environment, through pgbouncer, with the
+	// keyrings as Docker secrets.
 	var backendAddrs []string
+	var backendEnv map[string]string
+	secrets := mapping(c["secrets"])
 	for _, name := range []string{"backend-1", "backend-2", "backend-3"} {
 		svc := mapping(services[name])
 		args := stringList(svc["command"])
 		env := environment(t, svc)
+		backendEnv = maps.Clone(env)
+		provideKeyrings(t, name, env, func(p string) error { return composeSecret(svc, secrets, p) })
 		checkBackendServe(t, name, args, env)
 		if !strings.Contains(env["DATABASE_URL"], "@pgbouncer:6432/") {
 			t.Errorf("%s: DATABASE_URL does not go through pgbouncer", name)
@@ -219,6 +230,7 @@ func TestComposeStack(t *testing.T) {
 	// admin listener at the address Prometheus scrapes.
 	subnet := netip.MustParsePrefix(str(get(networks, "monitor", "ipam", "config", 0, "subnet")))
 	var admins []string
+	var gatewayAddrs []netip.Addr
 	for _, name := range []string{"gateway-1", "gateway-2"} {
 		svc := mapping(services[name])
 		env := environment(t, svc)
@@ -238,6 +250,20 @@ func TestComposeStack(t *testing.T) {
 		}
 		checkGatewayConfig(t, name, cfgFile, env)
 		cfg := readYAML(t, cfgFile)
+		checkEdgeAuth(t, name, cfg, backendEnv)
+		// The gateway reaches the backends from a fixed address on every
+		// network it shares with them (whichever Docker's DNS answers).
+		for _, n := range serviceNetworks(svc) {
+			if !slices.Contains(serviceNetworks(mapping(services["backend-1"])), n) {
+				continue
+			}
+			a, err := netip.ParseAddr(str(get(svc, "networks", n, "ipv4_address")))
+			if err != nil {
+				t.Errorf("%s: no fixed ipv4_address on network %s, which it shares with the backends (their TRUSTED_PROXIES)", name, n)
+				continue
+			}
+			gatewayAddrs = append(gatewayAddrs, a)
+		}
 		var instances []string
 		for _, in := range list(get(cfg, "upstreams", 0, "instances")) {
 			instances = append(instances, str(get(in, "addr")))
@@ -262,6 +288,8 @@ func TestComposeStack(t *testing.T) {
 			t.Errorf("%s: ports %q, want HTTPS and HTTP", name, svc["ports"])
 		}
 	}
+
+	checkTrustedProxies(t, "backends", backendEnv, gatewayAddrs...)
 
 	// Prometheus scrapes what runs, and Grafana is provisioned.
 	prom := readYAML(t, path("deploy", "prometheus", "prometheus.yml"))
@@ -324,6 +352,46 @@ func checkHealthcheck(t *testing.T, name string, svc map[string]any, binaryName 
 			i++
 		}
 	}
+}
+
+// composeSecret checks that the container path p is a Docker secret the
+// service is given (/run/secrets/<name>, short or long syntax) and that
+// the secret is a file under deploy/compose/secrets (git-ignored, kept out
+// of image builds).
+func composeSecret(svc, secrets map[string]any, p string) error {
+	name, ok := strings.CutPrefix(p, "/run/secrets/")
+	if !ok {
+		return fmt.Errorf("not a Docker secret (/run/secrets/<name>)")
+	}
+	source := ""
+	for _, s := range list(svc["secrets"]) {
+		switch s := s.(type) {
+		case string:
+			if s == name {
+				source = s
+			}
+		case map[string]any:
+			target := str(s["target"])
+			if target == "" {
+				target = str(s["source"])
+			}
+			if target == name {
+				source = str(s["source"])
+			}
+		}
+	}
+	if source == "" {
+		return fmt.Errorf("the service is not given a secret at %s", p)
+	}
+	name = source
+	file := str(get(secrets, name, "file"))
+	if file == "" {
+		return fmt.Errorf("top-level secret %s has no file", name)
+	}
+	if dir := path("deploy", "compose", "secrets") + string(filepath.Separator); !strings.HasPrefix(hostPath(file), dir) {
+		return fmt.Errorf("secret %s is read from %s, not from deploy/compose/secrets/ (git-ignored)", name, file)
+	}
+	return nil
 }
 
 func serviceNetworks(svc map[string]any) []string {

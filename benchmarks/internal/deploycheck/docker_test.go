@@ -201,8 +201,21 @@ func TestDockerfileCommandsAreReal(t *testing.T) {
 					t.Errorf("HEALTHCHECK %q: exit %d, stderr %q; want a connection failure naming the admin address", health, r.code, r.stderr)
 				}
 			case "backend":
-				checkBackendServe(t, "image default command", cmdline,
-					map[string]string{"DATABASE_URL": "postgres://campus@db.invalid:5432/campus"})
+				// The image documents the keyrings as files from a secret
+				// store; give it throwaway ones, as a deployment would.
+				benv := map[string]string{"DATABASE_URL": "postgres://campus@db.invalid:5432/campus"}
+				text, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, name := range backendKeyrings {
+					if !strings.Contains(string(text), name+"_FILE") {
+						t.Errorf("the image does not document %s_FILE, without which serve refuses to start", name)
+					}
+					benv[name+"_FILE"] = "/run/secrets/" + strings.ToLower(name)
+				}
+				provideKeyrings(t, "image default command", benv, func(string) error { return nil })
+				checkBackendServe(t, "image default command", cmdline, benv)
 				// Exit status 2 is a usage error; 0 or 1 means the flags parsed.
 				r := runBinary(t, "backend", nil, append(health[1:], "--timeout", "50ms")...)
 				if r.code == 2 {
@@ -216,14 +229,15 @@ func TestDockerfileCommandsAreReal(t *testing.T) {
 }
 
 // TestDockerignoreKeepsSecretsOut checks the build context excludes the
-// compose secrets file and local state.
+// compose stack's secrets (.env and the keyring files) and local state,
+// and git ignores the secrets.
 func TestDockerignoreKeepsSecretsOut(t *testing.T) {
 	b, err := os.ReadFile(path(".dockerignore"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(string(b), "\n")
-	for _, want := range []string{"deploy/compose/.env", ".run", ".git"} {
+	for _, want := range []string{"deploy/compose/.env", "deploy/compose/secrets", ".run", ".git"} {
 		if !slices.Contains(lines, want) {
 			t.Errorf(".dockerignore lacks %q", want)
 		}
@@ -232,7 +246,9 @@ func TestDockerignoreKeepsSecretsOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(gi), "/deploy/compose/.env\n") {
-		t.Error(".gitignore does not ignore deploy/compose/.env")
+	for _, want := range []string{"/deploy/compose/.env\n", "/deploy/compose/secrets/*\n"} {
+		if !strings.Contains(string(gi), want) {
+			t.Errorf(".gitignore lacks %q", want)
+		}
 	}
 }

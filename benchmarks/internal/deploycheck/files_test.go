@@ -96,15 +96,3 @@ func TestEveryGatewayConfigValidates(t *testing.T) {
 		checkGatewayConfig(t, f, f, nil)
 	}
 }
-
-// TestBackendEnvExamplesValidate runs `backend serve --check-config` with
-// every example environment file.
-func TestBackendEnvExamplesValidate(t *testing.T) {
-	files, err := filepath.Glob(path("deploy", "config", "backend.*.env"))
-	if err != nil || len(files) != 3 {
-		t.Fatalf("deploy/config/backend.*.env: %q, %v; want dev, single-host and cluster", files, err)
-	}
-	for _, f := range files {
-		checkBackendServe(t, f, []string{"serve"}, readEnvFile(t, f))
-	}
-}

@@ -3,13 +3,18 @@ package deploycheck
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -266,4 +271,150 @@ func interpolate(s string, vars map[string]string) (string, []string) {
 		}
 	})
 	return out, missing
+}
+
+// backendKeyrings are the secrets `backend serve` refuses to start
+// without outside --dev. Each is read from NAME, or from the file named
+// by NAME_FILE; deployments here must use the file form, filled from
+// their secret store.
+var backendKeyrings = []string{"ENCRYPTION_KEYS", "SIGNING_KEY_SECRETS"}
+
+// throwawayKeyring returns a fresh keyring in the backend's format,
+// kid:base64(32 random bytes), like one `backend keys generate` prints.
+func throwawayKeyring(t *testing.T) string {
+	t.Helper()
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	return "deploycheck:" + base64.StdEncoding.EncodeToString(key)
+}
+
+// provideKeyrings checks that env takes both keyrings from files
+// (NAME_FILE set, NAME unset: a keyring value in a deploy file would be a
+// committed secret) and that resolve accepts each file path as backed by
+// the deployment's secret store (resolve explains why not). It then points
+// each NAME_FILE at a throwaway keyring file, as the secret store would
+// provide at run time, so that `backend serve --check-config` validates
+// the rest with real values.
+func provideKeyrings(t *testing.T, what string, env map[string]string, resolve func(path string) error) {
+	t.Helper()
+	for _, name := range backendKeyrings {
+		if env[name] != "" {
+			t.Errorf("%s: %s is set in the deploy file; keyrings must come from a secret store (%s_FILE)", what, name, name)
+			delete(env, name)
+		}
+		p := env[name+"_FILE"]
+		if p == "" {
+			t.Errorf("%s: %s_FILE is not set: the backend refuses to start without %s", what, name, name)
+			continue
+		}
+		if err := resolve(p); err != nil {
+			t.Errorf("%s: %s_FILE=%s: %v", what, name, p, err)
+			continue
+		}
+		f := filepath.Join(t.TempDir(), filepath.Base(p))
+		if err := os.WriteFile(f, []byte(throwawayKeyring(t)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env[name+"_FILE"] = f
+	}
+}
+
+// tokenContract is what the gateway and the backends must agree on for
+// edge token verification.
+type tokenContract struct {
+	issuer, audience string
+}
+
+// gatewayTokenContract reads auth.issuer and auth.audience of a gateway
+// configuration (the gateway's defaults when absent).
+func gatewayTokenContract(cfg map[string]any) tokenContract {
+	c := tokenContract{issuer: "campshub360", audience: "campus-api"}
+	if v := str(get(cfg, "auth", "issuer")); v != "" {
+		c.issuer = v
+	}
+	if v := str(get(cfg, "auth", "audience")); v != "" {
+		c.audience = v
+	}
+	return c
+}
+
+// checkEdgeAuth checks a gateway configuration against the backends it
+// fronts: issuer and audience equal the backends' AUTH_ISSUER and
+// AUTH_AUDIENCE (the backend's defaults when unset), protected /api/
+// routes verify tokens at the edge while sign-in stays open, and every
+// JWK Set URL is a backend's /api/v1/auth/jwks.json at one of the
+// upstream instances (so the gateway can reach it).
+func checkEdgeAuth(t *testing.T, what string, cfg map[string]any, backendEnv map[string]string) {
+	t.Helper()
+	gw := gatewayTokenContract(cfg)
+	be := tokenContract{issuer: "campshub360", audience: "campus-api"}
+	if v := backendEnv["AUTH_ISSUER"]; v != "" {
+		be.issuer = v
+	}
+	if v := backendEnv["AUTH_AUDIENCE"]; v != "" {
+		be.audience = v
+	}
+	if gw != be {
+		t.Errorf("%s: gateway auth issuer/audience %q/%q, backends AUTH_ISSUER/AUTH_AUDIENCE %q/%q: every token would be refused at the edge",
+			what, gw.issuer, gw.audience, be.issuer, be.audience)
+	}
+	routes := map[string]string{}
+	for _, r := range list(cfg["routes"]) {
+		routes[str(get(r, "path_prefix"))] = str(get(r, "auth"))
+	}
+	if routes["/api/"] != "required" {
+		t.Errorf("%s: route /api/ has auth %q, want required (tokens verified at the edge)", what, routes["/api/"])
+	}
+	if a := routes["/api/v1/auth/"]; a != "" && a != "none" {
+		t.Errorf("%s: route /api/v1/auth/ has auth %q: sign-in and refresh must stay open", what, a)
+	}
+	if _, ok := routes["/api/v1/auth/"]; !ok {
+		t.Errorf("%s: no open /api/v1/auth/ route: sign-in would need a token", what)
+	}
+	instances := map[string]bool{}
+	for _, u := range list(cfg["upstreams"]) {
+		for _, in := range list(get(u, "instances")) {
+			instances[str(get(in, "addr"))] = true
+		}
+	}
+	urls := stringList(get(cfg, "auth", "jwks", "urls"))
+	if len(urls) == 0 {
+		t.Errorf("%s: auth.jwks.urls is empty", what)
+	}
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || u.Path != "/api/v1/auth/jwks.json" || !instances[u.Host] {
+			t.Errorf("%s: JWK Set URL %q is not /api/v1/auth/jwks.json of an upstream instance %q", what, raw, sortedKeys(instances))
+		}
+	}
+}
+
+// checkTrustedProxies requires the backends' TRUSTED_PROXIES to cover
+// every address the gateways reach them from, so that the backends'
+// per-address sign-in lockout sees clients, not gateways.
+func checkTrustedProxies(t *testing.T, what string, env map[string]string, gateways ...netip.Addr) {
+	t.Helper()
+	spec := env["TRUSTED_PROXIES"]
+	if spec == "" {
+		t.Errorf("%s: TRUSTED_PROXIES is not set (the default trusts loopback only)", what)
+		return
+	}
+	var prefixes []netip.Prefix
+	for _, part := range strings.Split(spec, ",") {
+		part = strings.TrimSpace(part)
+		if p, err := netip.ParsePrefix(part); err == nil {
+			prefixes = append(prefixes, p)
+		} else if a, err := netip.ParseAddr(part); err == nil {
+			prefixes = append(prefixes, netip.PrefixFrom(a, a.BitLen()))
+		} else {
+			t.Errorf("%s: TRUSTED_PROXIES entry %q is not an address or CIDR", what, part)
+		}
+	}
+	for _, g := range gateways {
+		if !slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(g) }) {
+			t.Errorf("%s: TRUSTED_PROXIES %q does not cover the gateway address %s", what, spec, g)
+		}
+	}
 }

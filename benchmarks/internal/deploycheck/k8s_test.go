@@ -1,6 +1,9 @@
 package deploycheck
 
 import (
+	"fmt"
+	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -157,16 +160,16 @@ func TestKubernetesManifests(t *testing.T) {
 		n := str(get(e, "name"))
 		switch {
 		case get(e, "value") != nil:
-			env[n] = strings.ReplaceAll(str(get(e, "value")), "$(POD_IP)", "10.244.1.17")
+			env[n] = strings.ReplaceAll(str(get(e, "value")), "$(POD_IP)", podIP)
 		case str(get(e, "valueFrom", "fieldRef", "fieldPath")) == "status.podIP":
-			env[n] = "10.244.1.17"
+			env[n] = podIP
 		case get(e, "valueFrom", "secretKeyRef") != nil:
 			if n == "GATEWAY__REDIS__URL" {
 				env[n] = "redis://:secret@campshub-redis:6379/0"
 			}
 		}
 	}
-	if env["GATEWAY__LISTEN__ADMIN"] != "10.244.1.17:9090" {
+	if env["GATEWAY__LISTEN__ADMIN"] != podIP+":9090" {
 		t.Errorf("gateway admin listener %q, want $(POD_IP):9090", env["GATEWAY__LISTEN__ADMIN"])
 	}
 	checkGatewayConfig(t, "gateway ConfigMap", cfgFile, env)
@@ -190,7 +193,9 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Errorf("gateway upstream %q, want the backend Service campshub-backend:9001", addr)
 	}
 
-	checkBackendDeployment(t, "overlays/production", objs)
+	benv := checkBackendDeployment(t, "overlays/production", objs)
+	checkEdgeAuth(t, "gateway ConfigMap", cfg, benv)
+	checkTrustedProxies(t, "overlays/production backend", benv, netip.MustParseAddr(podIP))
 
 	// The gateway faces clients through a LoadBalancer Service that keeps
 	// the client address; the backend Service is cluster-internal.
@@ -272,15 +277,23 @@ func equalLabels(a, b map[string]any) bool {
 }
 
 // TestKubernetesBaseBackendConfig validates the base's backend command and
-// environment too (an overlay may override some of it).
+// environment too (an overlay may override some of it), and that its
+// TRUSTED_PROXIES covers the gateway pods.
 func TestKubernetesBaseBackendConfig(t *testing.T) {
-	checkBackendDeployment(t, "base", render(t, "base"))
+	benv := checkBackendDeployment(t, "base", render(t, "base"))
+	checkTrustedProxies(t, "base backend", benv, netip.MustParseAddr(podIP))
 }
+
+// podIP is the address the checks assume for a pod: one in 10.244.0.0/16,
+// the pod network the manifests' TRUSTED_PROXIES is written for.
+const podIP = "10.244.1.17"
 
 // checkBackendDeployment runs the backend Deployment's command with its
 // ConfigMap environment and placeholder Secret values through
-// `backend serve --check-config`.
-func checkBackendDeployment(t *testing.T, what string, objs []map[string]any) {
+// `backend serve --check-config`; the keyrings must be files of a mounted
+// Secret volume. It returns the environment as the manifests set it
+// (Secret references resolved to placeholders).
+func checkBackendDeployment(t *testing.T, what string, objs []map[string]any) map[string]string {
 	t.Helper()
 	be := named(objs, "Deployment", "campshub-backend")
 	if be == nil {
@@ -307,7 +320,44 @@ func checkBackendDeployment(t *testing.T, what string, objs []map[string]any) {
 			benv[n] = "postgres://campus:secret@campshub-postgres:5432/campus?sslmode=require"
 		case n == "REDIS_URL":
 			benv[n] = "redis://:secret@campshub-redis:6379/0"
+		case get(e, "valueFrom") != nil:
+			t.Errorf("%s: backend env %s comes from %v, which this check cannot resolve", what, n, get(e, "valueFrom"))
 		}
 	}
+	out := maps.Clone(benv)
+	provideKeyrings(t, what+" backend Deployment", benv, func(p string) error { return secretVolumeFile(be, bmain, p) })
 	checkBackendServe(t, what+" backend Deployment", stringList(bmain["args"]), benv)
+	return out
+}
+
+// secretVolumeFile checks that the container path p is a key of a Secret
+// mounted into the container (a secret volume, whole or by items).
+func secretVolumeFile(dep, ctr map[string]any, p string) error {
+	for _, m := range list(ctr["volumeMounts"]) {
+		dir := str(get(m, "mountPath"))
+		rel, ok := strings.CutPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+		if !ok || get(m, "subPath") != nil {
+			continue
+		}
+		for _, v := range list(get(dep, "spec", "template", "spec", "volumes")) {
+			if str(get(v, "name")) != str(get(m, "name")) {
+				continue
+			}
+			sec := mapping(get(v, "secret"))
+			if sec == nil || str(sec["secretName"]) == "" {
+				return fmt.Errorf("volume %s mounted at %s is not a Secret", get(v, "name"), dir)
+			}
+			items := list(sec["items"])
+			if len(items) == 0 {
+				return nil // every key of the Secret, as a file named by the key
+			}
+			for _, it := range items {
+				if str(get(it, "path")) == rel && str(get(it, "key")) != "" {
+					return nil
+				}
+			}
+			return fmt.Errorf("Secret %s mounted at %s has no item %s", sec["secretName"], dir, rel)
+		}
+	}
+	return fmt.Errorf("no Secret volume is mounted at a directory holding it")
 }
