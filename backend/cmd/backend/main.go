@@ -2,7 +2,8 @@
 //
 //	backend serve   [--listen 127.0.0.1:9001] [--dev] [--runtime-dir DIR] [--check-config]
 //	backend migrate up | down [--to VERSION] | status
-//	backend seed    [--students 2000] [--weeks 2] [--seed 1] [--if-empty] [--timezone Asia/Kolkata]
+//	backend seed    [--preset demo|scale] [--students 2000] [--weeks 2] [--section-size 60] [--seed 1]
+//	                [--if-empty] [--timezone Asia/Kolkata]
 //
 // Every subcommand reads DATABASE_URL; serve also reads REDIS_URL and the
 // variables listed in internal/config. On failure the command prints one
@@ -53,12 +54,18 @@ commands:
             --check-config       validate the configuration and exit
   migrate   up | down [--to VERSION] | status
   seed      load a deterministic demo campus into an empty database
-            --students N (2000)  --weeks N (2)  --seed N (1)  --if-empty  --timezone TZ (Asia/Kolkata)
+            --preset demo|scale  (scale: 50,000 students, ~1,500 sections, ~10 million records)
+            --students N (2000)  --weeks N (2)  --section-size N (60)  --seed N (1)
+            --if-empty  --timezone TZ (Asia/Kolkata)
 
 environment:
-  DATABASE_URL (required), DATABASE_MAX_CONNS, DATABASE_MIN_CONNS, DATABASE_CONNECT_TIMEOUT,
-  DATABASE_QUERY_TIMEOUT, DATABASE_MAX_CONN_LIFETIME, DATABASE_MAX_CONN_IDLE_TIME,
-  REDIS_URL, LOG_LEVEL, LOG_FORMAT, SHUTDOWN_TIMEOUT, READY_TIMEOUT, PARTITION_MONTHS_AHEAD
+  DATABASE_URL (required), DATABASE_REPLICA_URL, DATABASE_QUERY_EXEC_MODE, DATABASE_MAX_CONNS,
+  DATABASE_MIN_CONNS, DATABASE_CONNECT_TIMEOUT, DATABASE_QUERY_TIMEOUT, DATABASE_REPORT_TIMEOUT,
+  DATABASE_MAX_CONN_LIFETIME, DATABASE_MAX_CONN_IDLE_TIME, REDIS_URL, CACHE_TTL, INSTANCE_ID,
+  LOG_LEVEL, LOG_FORMAT, SHUTDOWN_TIMEOUT, READY_TIMEOUT, PARTITION_MONTHS_AHEAD,
+  INSTITUTION_TIMEZONE, ATTENDANCE_GRACE_PERIOD, ATTENDANCE_THRESHOLD, CORRECTION_WINDOW_DAYS,
+  QR_TOKEN_TTL, QR_SIGNING_KEY (required unless --dev), SESSION_JOB_INTERVAL,
+  MAINTENANCE_INTERVAL, AUDIT_RETENTION_MONTHS (see internal/config for each)
 `
 
 // run executes the command line args (without the program name), reading

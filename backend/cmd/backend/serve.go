@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/campshub360/edge/shared/logging"
@@ -24,17 +23,23 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/campshub360/edge/backend/internal/api"
+	"github.com/campshub360/edge/backend/internal/audit"
 	"github.com/campshub360/edge/backend/internal/config"
+	"github.com/campshub360/edge/backend/internal/domain"
+	"github.com/campshub360/edge/backend/internal/jobs"
+	"github.com/campshub360/edge/backend/internal/qr"
 	"github.com/campshub360/edge/backend/internal/store/postgres"
+	"github.com/campshub360/edge/backend/internal/store/rediscache"
 )
 
-// partitionInterval is how often a running server re-checks its partitions
-// (a long-running process crosses month boundaries).
-const partitionInterval = 6 * time.Hour
+// sessionJobBatch is how many sessions one run of the session job opens
+// or closes at most (it repeats while batches come back full).
+const sessionJobBatch = 500
 
 // serve runs the HTTP API until ctx is cancelled, then shuts down
 // gracefully: the listener closes, in-flight requests get
-// cfg.ShutdownTimeout to finish, and the pools close.
+// cfg.ShutdownTimeout to finish, background jobs stop, queued audit events
+// are written, and the pools close.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := config.LoadServe(args, getenv)
 	if err != nil {
@@ -55,7 +60,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	pool, err := postgres.Open(ctx, cfg.Database, postgres.Options{
 		ApplicationName:  "campshub360-backend",
-		StatementTimeout: cfg.Database.QueryTimeout,
+		StatementTimeout: max(cfg.Database.QueryTimeout, cfg.Database.ReportTimeout),
 	})
 	if err != nil {
 		return err
@@ -66,7 +71,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	ensure := func(ctx context.Context) (int, error) {
-		from, to := postgres.PartitionWindow(time.Now(), time.UTC, cfg.PartitionMonthsAhead)
+		from, to := postgres.PartitionWindow(time.Now(), cfg.Attendance.TimeZone, cfg.PartitionMonthsAhead)
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		return postgres.EnsurePartitions(ctx, pool, from, to)
@@ -77,7 +82,59 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info("created monthly partitions", "count", n)
 	}
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		postgres.NewPoolCollector(pool, "primary"),
+	)
+	replicaFallbacks := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "campshub_backend_db_replica_fallbacks_total",
+		Help: "Reads meant for the read replica that ran on the primary because the replica could not be reached.",
+	})
+	reg.MustRegister(replicaFallbacks)
+
+	var replica *pgxpool.Pool
+	if cfg.Database.ReplicaURL != "" {
+		rcfg := cfg.Database
+		rcfg.URL = rcfg.ReplicaURL
+		replica, err = postgres.Open(ctx, rcfg, postgres.Options{
+			ApplicationName:  "campshub360-backend",
+			StatementTimeout: max(cfg.Database.QueryTimeout, cfg.Database.ReportTimeout),
+			Lazy:             true,
+		})
+		if err != nil {
+			return fmt.Errorf("read replica: %w", err)
+		}
+		defer replica.Close()
+		if err := replica.Ping(ctx); err != nil {
+			log.Warn("read replica unreachable; reads fall back to the primary until it answers", "error", err.Error())
+		}
+		reg.MustRegister(postgres.NewPoolCollector(replica, "replica"))
+	}
+
+	rules := domain.Rules{
+		TimeZone:             cfg.Attendance.TimeZone,
+		Grace:                cfg.Attendance.GracePeriod,
+		Threshold:            domain.Percent(cfg.Attendance.ThresholdHundredths),
+		CorrectionWindowDays: cfg.Attendance.CorrectionWindowDays,
+	}
+	pgStore := postgres.NewStore(pool, postgres.StoreOptions{
+		Replica:           replica,
+		Timeout:           cfg.Database.QueryTimeout,
+		ReportTimeout:     cfg.Database.ReportTimeout,
+		Rules:             rules,
+		OnReplicaFallback: replicaFallbacks.Inc,
+	})
+	var store domain.Store = pgStore
+
+	instance := cfg.InstanceID
+	if instance == "" {
+		host, _ := os.Hostname()
+		instance = host + "-" + strconv.Itoa(os.Getpid())
+	}
 	checks := []api.Check{{Name: "postgres", Ping: pool.Ping}}
+	var inval *rediscache.Invalidator
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set; serving without Redis")
 	} else {
@@ -86,23 +143,48 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return err
 		}
 		defer rdb.Close()
-		checks = append(checks, api.Check{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
+		cache, err := rediscache.NewClient(rdb, rediscache.Options{Log: log, Registry: reg})
+		if err != nil {
+			return err
+		}
+		store = rediscache.NewStore(pgStore, cache, cfg.CacheTTL)
+		inval = rediscache.NewInvalidator(cache, instance, log)
+		checks = append(checks, api.Check{Name: "redis", Optional: true, Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		postgres.NewPoolCollector(pool),
-	)
-	a, err := api.New(api.Deps{
-		Students:     postgres.NewStore(pool, cfg.Database.QueryTimeout),
+	key, err := qrSigningKey(cfg, log)
+	if err != nil {
+		return err
+	}
+	signer, err := qr.New(key, cfg.Attendance.QRTokenTTL, 5*time.Second, nil)
+	if err != nil {
+		return err
+	}
+	auditor := audit.NewWriter(pool, audit.WriterOptions{Log: log})
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := auditor.Close(cctx); err != nil {
+			log.Error("audit events still queued at exit were logged instead", "error", err.Error())
+		}
+	}()
+
+	deps := api.Deps{
+		Store:        store,
+		Authn:        newAuthenticator(),
+		Audit:        auditor,
+		QR:           signer,
+		Rules:        rules,
 		Checks:       checks,
 		ReadyTimeout: cfg.ReadyTimeout,
 		Logger:       log,
 		Registry:     reg,
 		IDs:          requestid.NewGenerator(nil),
-	})
+	}
+	if inval != nil {
+		deps.Invalidator = inval
+	}
+	a, err := api.New(deps)
 	if err != nil {
 		return err
 	}
@@ -126,28 +208,29 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		defer os.Remove(path)
 	}
-	log.Info("serving", "addr", addr, "redis", cfg.RedisURL != "")
+	log.Info("serving", "addr", addr, "redis", cfg.RedisURL != "", "replica", replica != nil, "instance", instance)
 
-	// Keep partitions ahead of the calendar while running.
-	bg, stopBG := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(partitionInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-bg.Done():
-				return
-			case <-t.C:
-				if n, err := ensure(bg); err != nil {
-					log.Error("partition maintenance failed", "error", err.Error())
-				} else if n > 0 {
-					log.Info("created monthly partitions", "count", n)
-				}
-			}
-		}
-	})
-	defer func() { stopBG(); wg.Wait() }()
+	// Background jobs, leader-elected per run in PostgreSQL.
+	jm, err := jobs.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	var jobInval jobs.Invalidator
+	if inval != nil {
+		jobInval = inval
+	}
+	runner := jobs.Start(log, jm,
+		jobs.Job{Name: "sessions", Interval: cfg.Jobs.SessionInterval,
+			Run: jobs.Sessions(pgStore, auditor, jobInval, sessionJobBatch, log)},
+		jobs.Job{Name: "partitions", Interval: cfg.Jobs.MaintenanceInterval,
+			Run: jobs.Maintenance(func(ctx context.Context) (postgres.MaintenanceResult, error) {
+				ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+				defer cancel()
+				return postgres.RunMaintenance(ctx, pool, postgres.MaintenanceOptions{Now: time.Now(), Location: cfg.Attendance.TimeZone,
+					MonthsAhead: cfg.PartitionMonthsAhead, AuditRetentionMonths: cfg.Jobs.AuditRetentionMonths})
+			}, log)},
+	)
+	defer runner.Stop()
 
 	select {
 	case err := <-served:

@@ -16,7 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/campshub360/edge/backend/internal/audit"
+	"github.com/campshub360/edge/backend/internal/authz"
 	"github.com/campshub360/edge/backend/internal/domain"
+	"github.com/campshub360/edge/backend/internal/qr"
 )
 
 // Check is one readiness dependency: Ping must return nil when the
@@ -27,12 +30,33 @@ type Check struct {
 	Name string
 	// Ping probes the dependency.
 	Ping func(ctx context.Context) error
+	// Optional dependencies are reported by GET /ready but do not make it
+	// fail: the API serves without them (Redis).
+	Optional bool
+}
+
+// Invalidator is told the cache tags a committed write changed
+// (rediscache.Invalidator: Redis generations and the gateways' Pub/Sub
+// channel). It must not block for long nor fail the caller.
+type Invalidator interface {
+	Invalidate(ctx context.Context, tags ...string)
 }
 
 // Deps are what the API needs. Every field is required unless noted.
 type Deps struct {
-	// Students reads students.
-	Students domain.StudentStore
+	// Store reads and writes the campus (usually the Redis decorator over
+	// the PostgreSQL store).
+	Store domain.Store
+	// Authn establishes the caller of non-public routes.
+	Authn authz.Authenticator
+	// Audit records an event for every write.
+	Audit audit.Recorder
+	// Invalidator, when set, is told the tags of every committed write.
+	Invalidator Invalidator
+	// QR issues and verifies QR check-in tokens.
+	QR *qr.Signer
+	// Rules are the attendance rules (time zone for "today", threshold).
+	Rules domain.Rules
 	// Checks are the readiness dependencies probed by GET /ready, in
 	// parallel, each under ReadyTimeout. May be empty.
 	Checks []Check
@@ -44,14 +68,20 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// IDs mints request ids for requests without a valid X-Request-ID.
 	IDs *requestid.Generator
-	// Now is the clock for request durations (time.Now when nil).
+	// Now is the clock for request durations and "today" (time.Now when
+	// nil).
 	Now func() time.Time
 }
 
 // API serves the backend's routes. Build it with New; its Handler is safe
 // for concurrent use.
 type API struct {
-	students     domain.StudentStore
+	store        domain.Store
+	authn        authz.Authenticator
+	audit        audit.Recorder
+	inval        Invalidator
+	qr           *qr.Signer
+	rules        domain.Rules
 	checks       []Check
 	readyTimeout time.Duration
 	log          *slog.Logger
@@ -60,15 +90,23 @@ type API struct {
 	now          func() time.Time
 	metrics      *httpMetrics
 	ready        *readiness
+	table        []routeSpec
 	handler      fasthttp.RequestHandler
+	openapi      []byte
 }
 
 // New builds the API and registers its metrics on d.Registry. It fails when
 // a required dependency is missing or the metrics are already registered.
 func New(d Deps) (*API, error) {
 	switch {
-	case d.Students == nil:
-		return nil, errors.New("api: Students is required")
+	case d.Store == nil:
+		return nil, errors.New("api: Store is required")
+	case d.Authn == nil:
+		return nil, errors.New("api: Authn is required")
+	case d.Audit == nil:
+		return nil, errors.New("api: Audit is required")
+	case d.QR == nil:
+		return nil, errors.New("api: QR is required")
 	case d.Logger == nil:
 		return nil, errors.New("api: Logger is required")
 	case d.Registry == nil:
@@ -87,12 +125,24 @@ func New(d Deps) (*API, error) {
 	if now == nil {
 		now = time.Now
 	}
+	rules := d.Rules
+	if rules.TimeZone == nil {
+		rules.TimeZone = time.UTC
+	}
+	if rules.Threshold == 0 {
+		rules.Threshold = domain.DefaultThreshold
+	}
 	m, err := newHTTPMetrics(d.Registry)
 	if err != nil {
 		return nil, err
 	}
 	a := &API{
-		students:     d.Students,
+		store:        d.Store,
+		authn:        d.Authn,
+		audit:        d.Audit,
+		inval:        d.Invalidator,
+		qr:           d.QR,
+		rules:        rules,
 		checks:       d.Checks,
 		readyTimeout: d.ReadyTimeout,
 		log:          d.Logger,
@@ -101,6 +151,10 @@ func New(d Deps) (*API, error) {
 		now:          now,
 		metrics:      m,
 		ready:        newReadiness(len(d.Checks)),
+	}
+	a.table = a.routeTable()
+	if a.openapi, err = buildOpenAPI(a.table); err != nil {
+		return nil, err
 	}
 	a.handler = a.routes().Handler
 	return a, nil
@@ -115,7 +169,7 @@ type ServerOptions struct {
 	ReadTimeout        time.Duration // default 10s: whole request, headers and body
 	WriteTimeout       time.Duration // default 15s
 	IdleTimeout        time.Duration // default 60s between keep-alive requests
-	MaxRequestBodySize int           // default 1 MiB
+	MaxRequestBodySize int           // default 8 MiB (the bulk import's limit; routes enforce their own)
 	Concurrency        int           // default fasthttp's (256 * 1024)
 }
 
@@ -133,7 +187,7 @@ func (a *API) NewServer(o ServerOptions) *fasthttp.Server {
 	}
 	body := o.MaxRequestBodySize
 	if body <= 0 {
-		body = 1 << 20
+		body = importBody
 	}
 	return &fasthttp.Server{
 		Handler:               a.handler,

@@ -13,6 +13,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/backend/internal/api"
+	"github.com/campshub360/edge/backend/internal/authz"
+	"github.com/campshub360/edge/backend/internal/authz/authztest"
 	"github.com/campshub360/edge/backend/internal/domain"
 )
 
@@ -28,8 +30,12 @@ func BenchmarkListStudents(b *testing.B) {
 			Department: "CSE", Program: "BTECH-CSE", YearOfStudy: 3, Section: "A",
 			Status: domain.StudentActive, CreatedAt: now, UpdatedAt: now})
 	}
+	tokens := authztest.New()
 	a, err := api.New(api.Deps{
-		Students:     fakeStore{students: students},
+		Store:        fakeStore{students: students},
+		Authn:        tokens,
+		Audit:        &recorder{},
+		QR:           testSigner(b),
 		ReadyTimeout: time.Second,
 		Logger:       slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Registry:     prometheus.NewRegistry(),
@@ -41,6 +47,7 @@ func BenchmarkListStudents(b *testing.B) {
 	h := a.Handler()
 	var req fasthttp.Request
 	req.SetRequestURI("/api/v1/students?limit=50&department=CSE")
+	req.Header.Set("Authorization", "Bearer "+tokens.Add("tok", &authz.Principal{Role: authz.RoleAdmin}))
 	remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 	var ctx fasthttp.RequestCtx
 	b.ReportAllocs()

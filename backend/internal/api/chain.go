@@ -8,25 +8,38 @@ import (
 
 	"github.com/campshub360/edge/shared/problem"
 	"github.com/campshub360/edge/shared/requestid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
+
+	"github.com/campshub360/edge/backend/internal/authz"
 )
 
 // route describes one registered route for the chain: its template (the
-// metric label and log field, never the raw path) and whether its access log
-// lines are demoted to debug (probes and scrapes).
+// metric label and log field, never the raw path), who may call it, and
+// whether its access log lines are demoted to debug (probes and scrapes).
 type route struct {
 	template string
+	access   authz.Access
 	quiet    bool
 }
 
 // chain wraps a handler in the request chain, outermost first:
 //
-//	requestid -> observe (access log, RED metrics) -> recover -> h
+//	requestid -> observe (access log, RED metrics) -> recover
+//	  -> authz (401/403 per the route's Access; attaches the Principal) -> h
 //
 // The router dispatches to the result, so the chain sees the matched route
 // template. This is the only place the chain is assembled.
 func (a *API) chain(r route, h fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return a.withRequestID(a.observe(r, a.recoverPanics(h)))
+	denials := a.metrics.denials.MustCurryWith(prometheus.Labels{"route": r.template})
+	guarded := authz.Middleware(r.access, authz.Options{
+		Authn: a.authn,
+		Fail:  a.fail,
+		Denied: func(_ *fasthttp.RequestCtx, reason authz.Denial, _ *authz.Principal) {
+			denials.WithLabelValues(string(reason)).Inc()
+		},
+	}, h)
+	return a.withRequestID(a.observe(r, a.recoverPanics(guarded)))
 }
 
 // withRequestID echoes a valid inbound X-Request-ID (shared/requestid.Valid)
@@ -130,12 +143,22 @@ func statusLabel(code int) string {
 	switch code {
 	case 200:
 		return "200"
+	case 201:
+		return "201"
 	case 204:
 		return "204"
+	case 304:
+		return "304"
 	case 400:
 		return "400"
+	case 401:
+		return "401"
+	case 403:
+		return "403"
 	case 404:
 		return "404"
+	case 409:
+		return "409"
 	case 405:
 		return "405"
 	case 500:

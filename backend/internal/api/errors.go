@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/campshub360/edge/shared/problem"
 	"github.com/campshub360/edge/shared/requestid"
@@ -25,15 +26,37 @@ const (
 
 // fail answers ctx for err. It is the one mapping from errors to HTTP:
 //
+//	*httpError               -> its status (413 request-too-large, 415 unsupported-media-type)
 //	*domain.InvalidError     -> 400 validation, one errors[] entry per violation
+//	*domain.ConflictError    -> 409, type slug from its code (illegal-transition,
+//	                            session-locked, duplicate, double-booked, ...), errors[] naming the field
+//	*domain.ForbiddenError   -> 403, type slug from its code (not-enrolled)
 //	domain.ErrNotFound       -> 404 not-found
 //	domain.ErrUnavailable    -> 503 unavailable, Retry-After: 1 (logged at warn)
 //	anything else            -> 500 internal (logged at error)
 //
 // Bodies never carry err's text: the log line has it, with the request id.
+// Client-safe messages come only from the typed errors' Message fields.
 func (a *API) fail(ctx *fasthttp.RequestCtx, err error) {
-	var inv *domain.InvalidError
+	var (
+		inv  *domain.InvalidError
+		conf *domain.ConflictError
+		forb *domain.ForbiddenError
+		he   *httpError
+	)
 	switch {
+	case errors.As(err, &he):
+		writeProblem(ctx, problem.New(he.status, he.slug, he.title, he.detail))
+	case errors.As(err, &conf):
+		p := problem.New(fasthttp.StatusConflict, strings.ReplaceAll(conf.Code, "_", "-"), "Conflict", conf.Message)
+		if conf.Field != "" {
+			p.Errors = []problem.FieldError{{Field: conf.Field, Message: conf.Message}}
+		}
+		writeProblem(ctx, p)
+	case errors.As(err, &forb):
+		writeProblem(ctx, problem.New(fasthttp.StatusForbidden, strings.ReplaceAll(forb.Code, "_", "-"), "Forbidden", forb.Message))
+	case errors.Is(err, domain.ErrForbidden):
+		writeProblem(ctx, problem.New(fasthttp.StatusForbidden, "forbidden", "Forbidden", "This operation is not permitted on this resource."))
 	case errors.As(err, &inv):
 		fields := make([]problem.FieldError, len(inv.Violations))
 		for i, v := range inv.Violations {

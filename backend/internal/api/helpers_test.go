@@ -3,6 +3,7 @@ package api_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/campshub360/edge/backend/internal/api"
+	"github.com/campshub360/edge/backend/internal/audit"
+	"github.com/campshub360/edge/backend/internal/authz/authztest"
+	"github.com/campshub360/edge/backend/internal/qr"
 )
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -38,19 +43,70 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// fakeClock is a settable clock shared by the API, the store and the QR
+// signer of a test.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newClock(t time.Time) *fakeClock {
+	c := &fakeClock{}
+	c.Set(t)
+	return c
+}
+
+func (c *fakeClock) Now() time.Time      { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Set(t time.Time)     { c.ns.Store(t.UnixNano()) }
+func (c *fakeClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
+
+// recorder is an in-memory audit.Recorder.
+type recorder struct {
+	mu     sync.Mutex
+	events []audit.Event
+}
+
+func (r *recorder) Record(_ context.Context, e audit.Event) error {
+	if err := audit.Validate(e); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	return nil
+}
+
+// find returns the recorded events with action.
+func (r *recorder) find(action string) []audit.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []audit.Event
+	for _, e := range r.events {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // server is an API served on a real loopback socket.
 type server struct {
 	base   string
 	logs   *syncBuffer
 	reg    *prometheus.Registry
 	client *http.Client
+	tokens *authztest.Tokens
+	audit  *recorder
+	api    *api.API
+	// token is sent as the bearer when a request names none.
+	token string
 }
 
-// start serves an API built from d (Logger, Registry, IDs and ReadyTimeout
-// filled in when unset) on 127.0.0.1:0 until the test ends.
+var testQRKey = []byte("0123456789abcdef0123456789abcdef-test-key")
+
+// start serves an API built from d (Logger, Registry, IDs, ReadyTimeout,
+// Authn, Audit and QR filled in when unset) on 127.0.0.1:0 until the test
+// ends.
 func start(t *testing.T, d api.Deps) *server {
 	t.Helper()
-	s := &server{logs: &syncBuffer{}, reg: prometheus.NewRegistry(), client: &http.Client{Timeout: 30 * time.Second}}
+	s := &server{logs: &syncBuffer{}, reg: prometheus.NewRegistry(), client: &http.Client{Timeout: 30 * time.Second}, tokens: authztest.New()}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -65,10 +121,25 @@ func start(t *testing.T, d api.Deps) *server {
 	if d.ReadyTimeout == 0 {
 		d.ReadyTimeout = 2 * time.Second
 	}
+	if d.Authn == nil {
+		d.Authn = s.tokens
+	}
+	if d.Audit == nil {
+		s.audit = &recorder{}
+		d.Audit = s.audit
+	}
+	if d.QR == nil {
+		signer, err := qr.New(testQRKey, time.Minute, 5*time.Second, d.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.QR = signer
+	}
 	a, err := api.New(d)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}
+	s.api = a
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -98,13 +169,39 @@ type response struct {
 	body   []byte
 }
 
-func (s *server) do(t *testing.T, method, path string, header map[string]string) response {
+// send makes a request with an optional JSON (or raw []byte/string) body;
+// header "Authorization" "" sends none.
+func (s *server) send(t *testing.T, method, path string, body any, header map[string]string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, s.base+path, nil)
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.base+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
 	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	res, err := s.client.Do(req)
@@ -112,16 +209,60 @@ func (s *server) do(t *testing.T, method, path string, header map[string]string)
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return response{status: res.StatusCode, header: res.Header, body: body}
+	return response{status: res.StatusCode, header: res.Header, body: raw}
+}
+
+func (s *server) do(t *testing.T, method, path string, header map[string]string) response {
+	t.Helper()
+	return s.send(t, method, path, nil, header)
 }
 
 func (s *server) get(t *testing.T, path string) response {
 	t.Helper()
 	return s.do(t, http.MethodGet, path, nil)
+}
+
+// as returns a request helper authenticated with token.
+func (s *server) as(token string) *client { return &client{s: s, token: token} }
+
+// client sends requests as one principal.
+type client struct {
+	s     *server
+	token string
+}
+
+func (c *client) auth() map[string]string {
+	if c.token == "" {
+		return map[string]string{"Authorization": ""}
+	}
+	return map[string]string{"Authorization": "Bearer " + c.token}
+}
+
+func (c *client) get(t *testing.T, path string) response {
+	t.Helper()
+	return c.s.send(t, http.MethodGet, path, nil, c.auth())
+}
+
+func (c *client) send(t *testing.T, method, path string, body any) response {
+	t.Helper()
+	return c.s.send(t, method, path, body, c.auth())
+}
+
+// ok decodes a 2xx response of the given status into v (when not nil).
+func ok(t *testing.T, r response, status int, v any) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
+	}
+	if v != nil {
+		if err := json.Unmarshal(r.body, v); err != nil {
+			t.Fatalf("body %s: %v", r.body, err)
+		}
+	}
 }
 
 // problemOf decodes a problem response, checking the media type and that
@@ -144,6 +285,9 @@ func problemOf(t *testing.T, r response, status int) problem.Problem {
 	if id := r.header.Get(requestid.Header); id == "" || p.RequestID != id {
 		t.Fatalf("problem request_id %q, header %q", p.RequestID, id)
 	}
+	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+		t.Fatalf("problem Cache-Control %q", cc)
+	}
 	return p
 }
 
@@ -161,3 +305,15 @@ func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Disca
 func idGen() *requestid.Generator { return requestid.NewGenerator(nil) }
 
 func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
+
+// poll calls f until it returns true or within passes.
+func poll(t *testing.T, within time.Duration, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/google/uuid"
@@ -150,13 +151,22 @@ func copyAll(ctx context.Context, tx pgx.Tx, c *Campus, n *Counts) error {
 				return []any{s.ID, s.SectionID, s.FacultyID, nullUUID(s.SlotID), s.Date, s.StartsAt, s.EndsAt, string(s.Status), at, updated}
 			}, &n.Sessions},
 		{"attendance_records", []string{"session_id", "student_id", "session_date", "mark", "source", "marked_at", "marked_by", "reason"}, len(c.Records),
-			func(i int) []any {
-				r := c.Records[i]
-				return []any{r.SessionID, r.StudentID, r.SessionDate, string(r.Mark), string(r.Source), r.MarkedAt, nullUUID(r.MarkedBy), nullText(r.Reason)}
-			}, &n.Records},
+			func(i int) []any { return recordRow(c.Records[i]) }, &n.Records},
 	}
 	for _, st := range steps {
 		rows := pgx.CopyFromSlice(st.rows, func(i int) ([]any, error) { return st.row(i), nil })
+		if st.table == "attendance_records" && c.Records == nil {
+			// Streamed: generated while copied.
+			next, stop := iter.Pull(c.EachRecord)
+			defer stop()
+			rows = pgx.CopyFromFunc(func() ([]any, error) {
+				r, ok := next()
+				if !ok {
+					return nil, nil
+				}
+				return recordRow(r), nil
+			})
+		}
 		got, err := tx.CopyFrom(ctx, pgx.Identifier{st.table}, st.cols, rows)
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", st.table, err)
@@ -164,6 +174,11 @@ func copyAll(ctx context.Context, tx pgx.Tx, c *Campus, n *Counts) error {
 		*st.count = int(got)
 	}
 	return nil
+}
+
+// recordRow is an attendance record's COPY row.
+func recordRow(r domain.AttendanceRecord) []any {
+	return []any{r.SessionID, r.StudentID, r.SessionDate, string(r.Mark), string(r.Source), r.MarkedAt, nullUUID(r.MarkedBy), nullText(r.Reason)}
 }
 
 // timeOfDay converts a duration since midnight to a PostgreSQL time.

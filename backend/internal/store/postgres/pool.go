@@ -42,6 +42,9 @@ type Options struct {
 	// StatementTimeout, when positive, is set as the server-side
 	// statement_timeout of every connection, backing up client deadlines.
 	StatementTimeout time.Duration
+	// Lazy skips the startup check that the server answers (a read replica
+	// may come up later; its reads fall back meanwhile).
+	Lazy bool
 }
 
 // ConnectError reports that the pool could not open a working connection at
@@ -94,11 +97,19 @@ func Open(ctx context.Context, db config.Database, opts Options) (*pgxpool.Pool,
 	if opts.StatementTimeout > 0 {
 		pc.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
 	}
+	mode, err := ExecMode(db.ExecMode)
+	if err != nil {
+		return nil, err
+	}
+	pc.ConnConfig.DefaultQueryExecMode = mode
 	addr := serverAddr(pc.ConnConfig.Host, pc.ConnConfig.Port)
 
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, &ConnectError{Addr: addr, Reason: describeConnectFailure(err, db.ConnectTimeout), Err: err}
+	}
+	if opts.Lazy {
+		return pool, nil
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, db.ConnectTimeout)
 	defer cancel()
@@ -113,6 +124,31 @@ func Open(ctx context.Context, db config.Database, opts Options) (*pgxpool.Pool,
 		}
 	}
 	return pool, nil
+}
+
+// ExecMode maps a DATABASE_QUERY_EXEC_MODE name (config.ExecModes; "" is
+// cache_statement) to pgx's QueryExecMode:
+//
+//	cache_statement  prepare once per connection, cache the statement (default)
+//	cache_describe   describe once per connection, cache the description;
+//	                 no named prepared statements survive (pgbouncer transaction mode)
+//	describe_exec    describe every time, unnamed statements
+//	exec             extended protocol, parameter types from Go types
+//	simple_protocol  simple protocol, client-side parameter interpolation
+func ExecMode(name string) (pgx.QueryExecMode, error) {
+	switch name {
+	case "", "cache_statement":
+		return pgx.QueryExecModeCacheStatement, nil
+	case "cache_describe":
+		return pgx.QueryExecModeCacheDescribe, nil
+	case "describe_exec":
+		return pgx.QueryExecModeDescribeExec, nil
+	case "exec":
+		return pgx.QueryExecModeExec, nil
+	case "simple_protocol":
+		return pgx.QueryExecModeSimpleProtocol, nil
+	}
+	return 0, fmt.Errorf("unknown query exec mode %q", name)
 }
 
 // serverAddr formats the address pgx dials: host:port for TCP, the socket
