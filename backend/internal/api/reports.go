@@ -120,12 +120,12 @@ func myAttendance(a *API, ctx *fasthttp.RequestCtx) error {
 }
 
 type sectionReportJSON struct {
-	Section   sectionJSON          `json:"section"`
-	From      string               `json:"from" format:"date"`
-	To        string               `json:"to" format:"date"`
-	Threshold domain.Percent       `json:"threshold"`
-	Sessions  int                  `json:"sessions" doc:"closed or locked sessions in the window"`
-	Eligible  int                  `json:"eligible" doc:"students at or above the threshold"`
+	Section   sectionJSON         `json:"section"`
+	From      string              `json:"from" format:"date"`
+	To        string              `json:"to" format:"date"`
+	Threshold domain.Percent      `json:"threshold"`
+	Sessions  int                 `json:"sessions" doc:"closed or locked sessions in the window"`
+	Eligible  int                 `json:"eligible" doc:"students at or above the threshold"`
 	Students  []studentReportJSON `json:"students" doc:"the roster in roll number order"`
 }
 

@@ -111,7 +111,9 @@ func dateKey(t time.Time) string {
 // ListDepartments implements domain.CatalogueStore through the cache.
 func (s *Store) ListDepartments(ctx context.Context, q domain.CatalogueQuery) (domain.Page[domain.Department], error) {
 	return through(ctx, s, "catalogue", "departments:"+pageKey(q.Page), s.ttl, []string{tags.Departments},
-		func(ctx context.Context) (domain.Page[domain.Department], error) { return s.Store.ListDepartments(ctx, q) })
+		func(ctx context.Context) (domain.Page[domain.Department], error) {
+			return s.Store.ListDepartments(ctx, q)
+		})
 }
 
 // ListPrograms implements domain.CatalogueStore through the cache.
@@ -163,7 +165,9 @@ func (s *Store) StudentSummary(ctx context.Context, sc domain.Scope, studentID, 
 func (s *Store) SectionReport(ctx context.Context, sc domain.Scope, sectionID uuid.UUID, w domain.Window) (domain.SectionReport, error) {
 	key := "report:" + scopeKey(sc) + ":" + sectionID.String() + ":" + dateKey(w.From) + ":" + dateKey(w.To)
 	return through(ctx, s, "section_report", key, s.ttl, []string{tags.Section(sectionID), tags.Students, tags.Terms},
-		func(ctx context.Context) (domain.SectionReport, error) { return s.Store.SectionReport(ctx, sc, sectionID, w) })
+		func(ctx context.Context) (domain.SectionReport, error) {
+			return s.Store.SectionReport(ctx, sc, sectionID, w)
+		})
 }
 
 // Overview implements domain.ReportStore through the cache (short TTL).
