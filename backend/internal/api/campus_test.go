@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/campshub360/edge/backend/internal/api"
+	"github.com/campshub360/edge/backend/internal/audit"
 	"github.com/campshub360/edge/backend/internal/authz"
 	"github.com/campshub360/edge/backend/internal/domain"
 	"github.com/campshub360/edge/backend/internal/seed"
@@ -40,11 +41,14 @@ type campusOpts struct {
 	students int
 	weeks    int
 	deps     func(d *api.Deps)
+	// auditWriter records audit events in the database (audit.Writer)
+	// instead of in memory.
+	auditWriter bool
 }
 
 const testPassHash = "$2a$10$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0"
 
-func newCampus(t *testing.T, o campusOpts) *campus {
+func newCampus(t testing.TB, o campusOpts) *campus {
 	t.Helper()
 	if o.students == 0 {
 		o.students = 120
@@ -69,6 +73,15 @@ func newCampus(t *testing.T, o campusOpts) *campus {
 	c.store = postgres.NewStore(db.Pool, postgres.StoreOptions{Timeout: 10 * time.Second, Rules: rules, Now: c.clock.Now})
 	deps := api.Deps{Store: c.store, Rules: rules, Now: c.clock.Now,
 		Checks: []api.Check{{Name: "postgres", Ping: db.Pool.Ping}}}
+	if o.auditWriter {
+		w := audit.NewWriter(db.Pool, audit.WriterOptions{FlushInterval: 20 * time.Millisecond})
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = w.Close(ctx)
+		})
+		deps.Audit = w
+	}
 	if o.deps != nil {
 		o.deps(&deps)
 	}

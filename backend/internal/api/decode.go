@@ -81,7 +81,7 @@ func unmarshalStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonProblem(err)
+		return jsonProblem(err, body)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return domain.Invalid("body", "must hold a single JSON object and nothing after it")
@@ -89,15 +89,19 @@ func unmarshalStrict(body []byte, v any) error {
 	return nil
 }
 
-// jsonProblem turns an encoding/json error into a client-safe violation.
-func jsonProblem(err error) error {
+// jsonProblem turns an encoding/json error into a client-safe violation;
+// body locates a wrongly typed value exactly (array indices included).
+func jsonProblem(err error, body []byte) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
 		return domain.Invalid("body", "is not valid JSON (near byte "+strconv.FormatInt(syn.Offset, 10)+")")
 	case errors.As(err, &typ):
-		field := jsonPath(typ.Field)
+		field := pathAt(body, typ.Offset)
+		if field == "" {
+			field = jsonPath(typ.Field)
+		}
 		if field == "" {
 			field = "body"
 		}
@@ -112,9 +116,84 @@ func jsonProblem(err error) error {
 		if len(name) > 64 {
 			name = name[:64]
 		}
+		name = strings.ToValidUTF8(name, "?")
+		if name == "" {
+			return domain.Invalid("body", "has a member with an empty name, which is not a known field")
+		}
 		return domain.Invalid(name, "is not a known field")
 	}
 	return domain.Invalid("body", "is not a valid request body")
+}
+
+// pathAt returns the JSON path ("records[3].mark") of the value of body
+// that ends at byte offset, or "" when it cannot tell.
+func pathAt(body []byte, offset int64) string {
+	type frame struct {
+		array     bool
+		index     int
+		key       string
+		expectKey bool
+	}
+	var stack []frame
+	path := func() string {
+		var b strings.Builder
+		for _, f := range stack {
+			if f.array {
+				b.WriteString("[" + strconv.Itoa(f.index) + "]")
+			} else {
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+			}
+		}
+		return b.String()
+	}
+	// valueDone advances the enclosing container past a finished value.
+	valueDone := func() {
+		if n := len(stack); n > 0 {
+			if stack[n-1].array {
+				stack[n-1].index++
+			} else {
+				stack[n-1].expectKey = true
+			}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	last := ""
+	for dec.InputOffset() < offset {
+		tok, err := dec.Token()
+		if err != nil {
+			return last
+		}
+		if n := len(stack); n > 0 && !stack[n-1].array && stack[n-1].expectKey {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:n-1]
+				valueDone()
+				continue
+			}
+			k, _ := tok.(string)
+			stack[n-1].key, stack[n-1].expectKey = k, false
+			continue
+		}
+		switch d, _ := tok.(json.Delim); d {
+		case '{':
+			last = path()
+			stack = append(stack, frame{expectKey: true})
+		case '[':
+			last = path()
+			stack = append(stack, frame{array: true})
+		case '}', ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+			valueDone()
+		default:
+			last = path()
+			valueDone()
+		}
+	}
+	return last
 }
 
 // jsonPath turns encoding/json's dotted field path ("records.3.mark") into

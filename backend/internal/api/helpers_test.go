@@ -104,7 +104,7 @@ var testQRKey = []byte("0123456789abcdef0123456789abcdef-test-key")
 // start serves an API built from d (Logger, Registry, IDs, ReadyTimeout,
 // Authn, Audit and QR filled in when unset) on 127.0.0.1:0 until the test
 // ends.
-func start(t *testing.T, d api.Deps) *server {
+func start(t testing.TB, d api.Deps) *server {
 	t.Helper()
 	s := &server{logs: &syncBuffer{}, reg: prometheus.NewRegistry(), client: &http.Client{Timeout: 30 * time.Second}, tokens: authztest.New()}
 	if d.Logger == nil {

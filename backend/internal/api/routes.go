@@ -341,7 +341,18 @@ func (a *API) routes() *router.Router {
 	for _, spec := range a.table {
 		h := spec.raw
 		if h == nil {
-			h = a.adapt(spec.handle)
+			hh := spec.handle
+			if spec.method == fasthttp.MethodGet && len(spec.doc.query) == 0 && !spec.doc.paged {
+				// A GET documenting no parameters accepts none.
+				inner := hh
+				hh = func(a *API, ctx *fasthttp.RequestCtx) error {
+					if err := parseQuery(ctx.QueryArgs(), false).err(); err != nil {
+						return err
+					}
+					return inner(a, ctx)
+				}
+			}
+			h = a.adapt(hh)
 		}
 		c := a.chain(route{template: spec.path, access: spec.access, quiet: spec.quiet}, h)
 		r.Handle(spec.method, spec.path, c)

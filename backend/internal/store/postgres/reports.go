@@ -98,11 +98,18 @@ func (s *Store) StudentSummary(ctx context.Context, sc domain.Scope, studentID, 
 		LEFT JOIN agg ON agg.section_id = sec.id`)
 	b.where = 0
 	stu := b.arg(studentID)
-	b.w(`(agg.section_id IS NOT NULL OR EXISTS (SELECT 1 FROM enrollments e WHERE e.student_id = ` + stu + `
-		AND e.section_id = sec.id AND e.status <> 'DROPPED' AND t.start_date <= ` + b.arg(civilDate(w.To)) + `
-		AND t.end_date >= ` + b.arg(civilDate(w.From)) + `))`)
 	if sectionID != uuid.Nil {
+		// The one section asked for, whenever the student is (or was) on
+		// its roster, even with nothing in the window.
 		b.w("sec.id = ?", sectionID)
+		b.w(`(agg.section_id IS NOT NULL OR EXISTS (SELECT 1 FROM enrollments e WHERE e.student_id = ` + stu + `
+			AND e.section_id = sec.id))`)
+	} else {
+		// The sections with records in the window, and those the student
+		// is enrolled in whose term overlaps it.
+		b.w(`(agg.section_id IS NOT NULL OR EXISTS (SELECT 1 FROM enrollments e WHERE e.student_id = ` + stu + `
+			AND e.section_id = sec.id AND e.status <> 'DROPPED' AND t.start_date <= ` + b.arg(civilDate(w.To)) + `
+			AND t.end_date >= ` + b.arg(civilDate(w.From)) + `))`)
 	}
 	if sc.Kind == domain.ScopeFaculty {
 		b.w("sec.faculty_id = ?", sc.ID)

@@ -37,14 +37,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Key prefixes in Redis.
-const (
-	prefix    = "ch360:v1:"
-	genPrefix = prefix + "g:"
-	valPrefix = prefix + "c:"
-	// globalTag is carried by every entry; bumping it empties the cache.
-	globalTag = "all"
-)
+// DefaultKeyPrefix namespaces the cache's Redis keys: entries are
+// <prefix>c:<key>, tag generations <prefix>g:<tag>.
+const DefaultKeyPrefix = "ch360:v1:"
+
+// globalTag is carried by every entry; bumping it empties the cache.
+const globalTag = "all"
 
 // Channel is the Pub/Sub channel of cluster-wide invalidations shared with
 // the gateway: messages are JSON {"v":1,"origin":"<instance>",
@@ -64,6 +62,8 @@ type Options struct {
 	Registry prometheus.Registerer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// KeyPrefix namespaces the keys (DefaultKeyPrefix when empty).
+	KeyPrefix string
 }
 
 // Client is a go-redis client behind a circuit breaker, with metrics:
@@ -75,6 +75,8 @@ type Options struct {
 // Safe for concurrent use. Close closes the underlying client.
 type Client struct {
 	rdb       redis.UniversalClient
+	genPrefix string
+	valPrefix string
 	timeout   time.Duration
 	cooldown  time.Duration
 	log       *slog.Logger
@@ -101,7 +103,10 @@ func NewClient(rdb redis.UniversalClient, o Options) (*Client, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c := &Client{rdb: rdb, timeout: o.Timeout, cooldown: o.Cooldown, log: o.Log, now: o.Now,
+	if o.KeyPrefix == "" {
+		o.KeyPrefix = DefaultKeyPrefix
+	}
+	c := &Client{rdb: rdb, genPrefix: o.KeyPrefix + "g:", valPrefix: o.KeyPrefix + "c:", timeout: o.Timeout, cooldown: o.Cooldown, log: o.Log, now: o.Now,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "campshub_backend_cache_requests_total",
 			Help: "Read-through cache lookups by cache and result (hit, miss, error, bypass).",
@@ -158,7 +163,7 @@ func (c *Client) succeeded(ctx context.Context) {
 	if c.dirty.Load() {
 		cctx, cancel := c.callCtx(ctx)
 		defer cancel()
-		if err := c.rdb.Incr(cctx, genPrefix+globalTag).Err(); err == nil {
+		if err := c.rdb.Incr(cctx, c.genPrefix+globalTag).Err(); err == nil {
 			c.dirty.Store(false)
 			c.log.Info("discarded cached entries written before missed invalidations")
 		}

@@ -57,7 +57,7 @@ func (iv *Invalidator) Invalidate(ctx context.Context, tags ...string) {
 	defer cancel()
 	pipe := iv.c.rdb.Pipeline()
 	for _, t := range tags {
-		pipe.Incr(cctx, genPrefix+t)
+		pipe.Incr(cctx, iv.c.genPrefix+t)
 	}
 	for chunk := range slices.Chunk(tags, MaxKeysPerMessage) {
 		body, _ := json.Marshal(message{V: 1, Origin: iv.origin, SurrogateKeys: chunk})

@@ -40,9 +40,9 @@ func through[T any](ctx context.Context, s *Store, cache, key string, ttl time.D
 		return load(ctx)
 	}
 	keys := make([]string, 0, len(tagList)+2)
-	keys = append(keys, valPrefix+key, genPrefix+globalTag)
+	keys = append(keys, s.c.valPrefix+key, s.c.genPrefix+globalTag)
 	for _, t := range tagList {
-		keys = append(keys, genPrefix+t)
+		keys = append(keys, s.c.genPrefix+t)
 	}
 	cctx, cancel := s.c.callCtx(ctx)
 	vals, err := s.c.rdb.MGet(cctx, keys...).Result()
@@ -80,7 +80,7 @@ func through[T any](ctx context.Context, s *Store, cache, key string, ttl time.D
 	}
 	if body, err := json.Marshal(out); err == nil {
 		cctx, cancel := s.c.callCtx(ctx)
-		if err := s.c.rdb.Set(cctx, valPrefix+key, stamp.String()+"\n"+string(body), ttl).Err(); err != nil {
+		if err := s.c.rdb.Set(cctx, s.c.valPrefix+key, stamp.String()+"\n"+string(body), ttl).Err(); err != nil {
 			s.c.failed(err)
 		}
 		cancel()
