@@ -346,7 +346,9 @@ func TestGenerateSessionsFromTimetable(t *testing.T) {
 	today := c.at(0, 0, 0)
 	monday := today.AddDate(0, 0, (8-int(today.Weekday()))%7+1)
 	from, to := monday, monday.AddDate(0, 0, 13)
-	var term struct{ EndDate string `json:"end_date"` }
+	var term struct {
+		EndDate string `json:"end_date"`
+	}
 	ok(t, c.anon.get(t, "/api/v1/terms/current"), 200, &term)
 	if end, _ := time.ParseInLocation(time.DateOnly, term.EndDate, c.loc); end.Before(to) {
 		t.Skipf("the current term ends %s, before the test window", term.EndDate)
@@ -462,10 +464,16 @@ func TestMySessionsAndTimetable(t *testing.T) {
 	problemOf(t, c.faculty.get(t, "/api/v1/me/sessions?date=today&from=2026-01-01"), 400)
 	problemOf(t, c.admin.get(t, "/api/v1/me/sessions"), 403)
 
-	var tt struct{ Items []struct{ SectionID string `json:"section_id"` } }
+	var tt struct {
+		Items []struct {
+			SectionID string `json:"section_id"`
+		}
+	}
 	ok(t, c.faculty.get(t, "/api/v1/me/timetable"), 200, &tt)
 	for _, sl := range tt.Items {
-		var sec struct{ FacultyID string `json:"faculty_id"` }
+		var sec struct {
+			FacultyID string `json:"faculty_id"`
+		}
 		ok(t, c.admin.get(t, "/api/v1/sections/"+sl.SectionID), 200, &sec)
 		if sec.FacultyID != id(c.facultyID) {
 			t.Fatalf("faculty timetable holds another's section %s", sl.SectionID)
