@@ -193,7 +193,8 @@ func gatewayAddrs(t *testing.T, p *proc) (https, admin string) {
 func TestStackServesStudentsOverHTTPSAndSurvivesBackendLoss(t *testing.T) {
 	gatewayBin, backendBin := binaries(t)
 	db := testdb.NewEmpty(t)
-	env := []string{"DATABASE_URL=" + db.URL, "REDIS_URL=" + testdb.RedisURL(t)}
+	env := []string{"DATABASE_URL=" + db.URL, "REDIS_URL=" + testdb.RedisURL(t),
+		"QR_SIGNING_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -240,42 +241,49 @@ routes:
 	httpsAddr, adminAddr := gatewayAddrs(t, gw)
 	base := "https://" + httpsAddr
 
-	// The walking skeleton's promise: five students from PostgreSQL, over
-	// HTTPS, through the gateway.
+	// Protected routes need credentials: an anonymous request is a 401
+	// problem, from the backend through the gateway.
 	status, hdr, body := get(t, base+"/api/v1/students?limit=5")
+	if status != 401 || hdr.Get("Content-Type") != "application/problem+json" || hdr.Get("WWW-Authenticate") == "" {
+		t.Fatalf("anonymous GET students: %d %v %s", status, hdr, body)
+	}
+
+	// Five rows of the public catalogue from PostgreSQL, over HTTPS,
+	// through the gateway.
+	status, hdr, body = get(t, base+"/api/v1/courses?limit=5")
 	if status != 200 {
-		t.Fatalf("GET students: %d %s", status, body)
+		t.Fatalf("GET courses: %d %s", status, body)
 	}
 	var page struct {
 		Items []struct {
-			ID         string `json:"id"`
-			RollNumber string `json:"roll_number"`
+			ID   string `json:"id"`
+			Code string `json:"code"`
 		} `json:"items"`
 		NextCursor string `json:"next_cursor"`
 	}
 	if err := json.Unmarshal(body, &page); err != nil {
-		t.Fatalf("students body: %v: %s", err, body)
+		t.Fatalf("courses body: %v: %s", err, body)
 	}
-	if len(page.Items) != 5 || page.NextCursor == "" || page.Items[0].RollNumber == "" {
+	if len(page.Items) != 5 || page.NextCursor == "" || page.Items[0].Code == "" {
 		t.Fatalf("unexpected page: %s", body)
 	}
 	if hdr.Get("X-Request-ID") == "" || hdr.Get("X-Content-Type-Options") != "nosniff" || hdr.Get("Server") != "" {
 		t.Fatalf("response headers: %v", hdr)
 	}
 
-	// One student by id, and the next page by cursor.
-	status, _, body = get(t, base+"/api/v1/students/"+page.Items[0].ID)
-	if status != 200 || !strings.Contains(string(body), page.Items[0].RollNumber) {
-		t.Fatalf("GET student by id: %d %s", status, body)
+	// One course by id, and the next page by cursor.
+	status, _, body = get(t, base+"/api/v1/courses/"+page.Items[0].ID)
+	if status != 200 || !strings.Contains(string(body), page.Items[0].Code) {
+		t.Fatalf("GET course by id: %d %s", status, body)
 	}
-	status, _, body = get(t, base+"/api/v1/students?limit=5&cursor="+page.NextCursor)
+	status, _, body = get(t, base+"/api/v1/courses?limit=5&cursor="+page.NextCursor)
 	if status != 200 || strings.Contains(string(body), page.Items[0].ID) {
 		t.Fatalf("next page: %d %s", status, body)
 	}
 
 	// Bad input is a problem document, with the request id, from the backend through the gateway.
 	for _, q := range []string{"limit=0", "limit=100000", "limit=abc", "cursor=forged"} {
-		status, hdr, body = get(t, base+"/api/v1/students?"+q)
+		status, hdr, body = get(t, base+"/api/v1/courses?"+q)
 		var p struct {
 			Status    int    `json:"status"`
 			RequestID string `json:"request_id"`
@@ -299,7 +307,7 @@ routes:
 		t.Fatalf("backend exit after SIGTERM: %v", err)
 	}
 	for i := 0; i < 20; i++ {
-		if status, _, body := get(t, base+"/api/v1/students?limit=2"); status != 200 {
+		if status, _, body := get(t, base+"/api/v1/courses?limit=2"); status != 200 {
 			t.Fatalf("request %d with one instance down: %d %s", i, status, body)
 		}
 	}
@@ -308,7 +316,7 @@ routes:
 	if err := backends[1].stop(t, 20*time.Second); err != nil {
 		t.Fatalf("backend exit after SIGTERM: %v", err)
 	}
-	status, hdr, body = get(t, base+"/api/v1/students?limit=2")
+	status, hdr, body = get(t, base+"/api/v1/courses?limit=2")
 	if status != 502 || hdr.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(body), hdr.Get("X-Request-ID")) {
 		t.Fatalf("all instances down: %d %s", status, body)
 	}

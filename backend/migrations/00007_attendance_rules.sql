@@ -21,8 +21,15 @@ CREATE FUNCTION attendance_pct_hundredths(p bigint, e bigint, t bigint)
 ALTER TABLE attendance_records ADD COLUMN leave_id uuid REFERENCES leave_applications (id);
 CREATE INDEX attendance_records_leave_idx ON attendance_records (leave_id) WHERE leave_id IS NOT NULL;
 
--- Session lists without a faculty or section filter (an administrator's
--- day), in (starts_at, id) keyset order within a date range.
+-- Session lists in (starts_at, id) keyset order within a date range: a
+-- faculty member's day, a section's window (the report's range scan uses
+-- the same index's prefix), and an administrator's day without either
+-- filter. The two indexes of 00004 end at session_date; these replace them
+-- with the sort key appended, so a page is one ordered range scan.
+DROP INDEX attendance_sessions_faculty_date_idx;
+DROP INDEX attendance_sessions_section_date_idx;
+CREATE INDEX attendance_sessions_faculty_date_idx ON attendance_sessions (faculty_id, session_date, starts_at, id);
+CREATE INDEX attendance_sessions_section_date_idx ON attendance_sessions (section_id, session_date, starts_at, id);
 CREATE INDEX attendance_sessions_date_idx ON attendance_sessions (session_date, starts_at, id);
 
 -- A student's leave applications, newest first.
@@ -41,6 +48,10 @@ DROP INDEX correction_requests_session_idx;
 DROP INDEX correction_requests_status_idx;
 DROP INDEX leave_applications_student_idx;
 DROP INDEX attendance_sessions_date_idx;
+DROP INDEX attendance_sessions_section_date_idx;
+DROP INDEX attendance_sessions_faculty_date_idx;
+CREATE INDEX attendance_sessions_faculty_date_idx ON attendance_sessions (faculty_id, session_date);
+CREATE INDEX attendance_sessions_section_date_idx ON attendance_sessions (section_id, session_date);
 DROP INDEX attendance_records_leave_idx;
 ALTER TABLE attendance_records DROP COLUMN leave_id;
 DROP FUNCTION attendance_pct_hundredths(bigint, bigint, bigint);

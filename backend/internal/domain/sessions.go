@@ -7,9 +7,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// SessionQuery filters the session list, ordered by (starts_at, id)
-// (Key.Sort is starts_at in RFC 3339 with nanoseconds, UTC). From/To are
-// inclusive session dates (zero: unbounded).
+// SessionQuery filters the session list, ordered by start (Key.Sort is
+// "<session date>|<starts_at in RFC 3339 with nanoseconds, UTC>"). From/To
+// are inclusive session dates (zero: unbounded).
 type SessionQuery struct {
 	FacultyID uuid.UUID
 	SectionID uuid.UUID

@@ -132,17 +132,53 @@ type Campus struct {
 
 	// records replays the generation of the attendance records (the same
 	// sequence Records holds, or would hold with StreamRecords).
-	records func(yield func(domain.AttendanceRecord) bool)
+	records *recordGen
 	// NumRecords is how many records EachRecord yields.
 	NumRecords int
+}
+
+// recordGen is what generating the attendance records needs.
+type recordGen struct {
+	rs       streams
+	habit    []float64
+	roster   map[uuid.UUID][]int
+	reasons  []string
+	students []Student
+	sessions []domain.AttendanceSession
 }
 
 // EachRecord yields every attendance record of the campus in load order,
 // generating them on the fly (deterministically: the same records, in the
 // same order, on every call).
 func (c *Campus) EachRecord(yield func(domain.AttendanceRecord) bool) {
-	if c.records != nil {
-		c.records(yield)
+	if c.records == nil {
+		return
+	}
+	g := c.records
+	mr := g.rs.get("marks")
+	for _, sess := range g.sessions {
+		if sess.Status != domain.SessionClosed {
+			continue
+		}
+		startsAt, endsAt, d := sess.StartsAt, sess.EndsAt, sess.Date
+		for _, si := range g.roster[sess.SectionID] {
+			r := domain.AttendanceRecord{SessionID: sess.ID, StudentID: g.students[si].ID, SessionDate: d, Source: domain.SourceManual}
+			switch u := mr.Float64(); {
+			case u < g.habit[si]*0.94:
+				r.Mark, r.MarkedAt = domain.MarkPresent, startsAt.Add(time.Duration(1+mr.IntN(5))*time.Minute)
+			case u < g.habit[si]:
+				r.Mark, r.MarkedAt = domain.MarkLate, startsAt.Add(time.Duration(6+mr.IntN(15))*time.Minute)
+			case mr.IntN(100) < 15:
+				r.Mark, r.MarkedAt = domain.MarkExcused, startsAt.Add(time.Duration(1+mr.IntN(5))*time.Minute)
+				r.Reason = g.reasons[mr.IntN(len(g.reasons))]
+			default:
+				// Nobody marked them: the close job did.
+				r.Mark, r.Source, r.MarkedAt = domain.MarkAbsent, domain.SourceSystem, endsAt.Add(15*time.Minute)
+			}
+			if !yield(r) {
+				return
+			}
+		}
 	}
 }
 
@@ -668,35 +704,7 @@ func generateAttendance(c *Campus, o Options, rs streams, today time.Time, term 
 			c.Sessions = append(c.Sessions, sess)
 		}
 	}
-	students := c.Students
-	sessions := c.Sessions
-	c.records = func(yield func(domain.AttendanceRecord) bool) {
-		mr := rs.get("marks")
-		for _, sess := range sessions {
-			if sess.Status != domain.SessionClosed {
-				continue
-			}
-			startsAt, endsAt, d := sess.StartsAt, sess.EndsAt, sess.Date
-			for _, si := range roster[sess.SectionID] {
-				r := domain.AttendanceRecord{SessionID: sess.ID, StudentID: students[si].ID, SessionDate: d, Source: domain.SourceManual}
-				switch u := mr.Float64(); {
-				case u < habit[si]*0.94:
-					r.Mark, r.MarkedAt = domain.MarkPresent, startsAt.Add(time.Duration(1+mr.IntN(5))*time.Minute)
-				case u < habit[si]:
-					r.Mark, r.MarkedAt = domain.MarkLate, startsAt.Add(time.Duration(6+mr.IntN(15))*time.Minute)
-				case mr.IntN(100) < 15:
-					r.Mark, r.MarkedAt = domain.MarkExcused, startsAt.Add(time.Duration(1+mr.IntN(5))*time.Minute)
-					r.Reason = reasons[mr.IntN(len(reasons))]
-				default:
-					// Nobody marked them: the close job did.
-					r.Mark, r.Source, r.MarkedAt = domain.MarkAbsent, domain.SourceSystem, endsAt.Add(15*time.Minute)
-				}
-				if !yield(r) {
-					return
-				}
-			}
-		}
-	}
+	c.records = &recordGen{rs: rs, habit: habit, roster: roster, reasons: reasons, students: c.Students, sessions: c.Sessions}
 	if !o.StreamRecords {
 		c.Records = make([]domain.AttendanceRecord, 0, c.NumRecords)
 		for r := range c.EachRecord {

@@ -20,8 +20,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/campshub360/edge/backend/internal/config"
@@ -102,6 +104,10 @@ func Open(ctx context.Context, db config.Database, opts Options) (*pgxpool.Pool,
 		return nil, err
 	}
 	pc.ConnConfig.DefaultQueryExecMode = mode
+	pc.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		RegisterTypes(conn.TypeMap())
+		return nil
+	}
 	addr := serverAddr(pc.ConnConfig.Host, pc.ConnConfig.Port)
 
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
@@ -124,6 +130,15 @@ func Open(ctx context.Context, db config.Database, opts Options) (*pgxpool.Pool,
 		}
 	}
 	return pool, nil
+}
+
+// RegisterTypes teaches a connection's type map the Go types the stores
+// pass as parameters, so that every exec mode can encode them without
+// asking the server for parameter types (exec and simple_protocol do not
+// describe statements): uuid.UUID and []uuid.UUID as uuid and uuid[].
+func RegisterTypes(tm *pgtype.Map) {
+	tm.RegisterDefaultPgType(uuid.UUID{}, "uuid")
+	tm.RegisterDefaultPgType([]uuid.UUID{}, "_uuid")
 }
 
 // ExecMode maps a DATABASE_QUERY_EXEC_MODE name (config.ExecModes; "" is

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,14 +82,19 @@ func (s *Store) ListSessions(ctx context.Context, sc domain.Scope, q domain.Sess
 		b.w("ses.status = ?", string(q.Status))
 	}
 	scopeSessions(&b, sc)
+	// (session_date, starts_at, id) is the starts_at order (the date is
+	// the local date of starts_at) in the column order of the indexes, so
+	// a page over a date range is one ordered index range scan.
 	if q.Page.After != nil {
-		t, err := parseKeyTime(q.Page.After.Sort)
-		if err != nil {
-			return domain.Page[domain.AttendanceSession]{}, err
+		d, ts, ok := strings.Cut(q.Page.After.Sort, "|")
+		day, okDay := domain.ParseDate(d)
+		t, err := parseKeyTime(ts)
+		if !ok || !okDay || err != nil {
+			return domain.Page[domain.AttendanceSession]{}, domain.Invalid("cursor", "is not a cursor this server issued")
 		}
-		b.w("(ses.starts_at, ses.id) > (?, ?)", t, q.Page.After.ID)
+		b.w("(ses.session_date, ses.starts_at, ses.id) > (?, ?, ?)", day, t, q.Page.After.ID)
 	}
-	b.s(" ORDER BY ses.starts_at, ses.id LIMIT ", b.arg(q.Page.Limit+1))
+	b.s(" ORDER BY ses.session_date, ses.starts_at, ses.id LIMIT ", b.arg(q.Page.Limit+1))
 	rows, err := s.read.Query(ctx, b.sql.String(), b.args...)
 	if err != nil {
 		return domain.Page[domain.AttendanceSession]{}, mapErr("list sessions", err)
@@ -98,7 +104,7 @@ func (s *Store) ListSessions(ctx context.Context, sc domain.Scope, q domain.Sess
 		return domain.Page[domain.AttendanceSession]{}, mapErr("list sessions", err)
 	}
 	return page(items, q.Page.Limit, func(x domain.AttendanceSession) domain.Key {
-		return domain.Key{Sort: keyTime(x.StartsAt), ID: x.ID}
+		return domain.Key{Sort: x.Date.Format(time.DateOnly) + "|" + keyTime(x.StartsAt), ID: x.ID}
 	}), nil
 }
 
