@@ -342,7 +342,7 @@ func TestStreamedRecordsEqualMaterialized(t *testing.T) {
 }
 
 func TestSectionSizeAndPresets(t *testing.T) {
-	o := Options{Students: 600, Weeks: 0, Seed: 1, Now: fixedNow(), Location: kolkata(t)}
+	o := Options{Students: 4000, Weeks: 0, Seed: 1, Now: fixedNow(), Location: kolkata(t)}
 	small := generate(t, o)
 	o.SectionSize = 175
 	large := generate(t, o)
