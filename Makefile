@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 MODULES := ./gateway/... ./backend/... ./shared/... ./benchmarks/...
 
-.PHONY: run stop test build vet fmt lint clean help
+.PHONY: run stop test build vet fmt lint clean help bench-backend bench-backend-clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -16,6 +16,12 @@ stop: ## stop a stack started by `make run`, from another shell
 
 test: ## run every test (throwaway PostgreSQL and Redis, race detector, end-to-end)
 	@scripts/test.sh
+
+bench-backend: ## store benchmarks at the scale preset (loads 10M records once into .run/bench-pg; minutes)
+	@scripts/bench-backend.sh
+
+bench-backend-clean: ## remove the benchmark database of bench-backend
+	rm -rf .run/bench-pg .run/bench-pg.password
 
 build: ## build the gateway and backend binaries into bin/
 	$(GO) build -o bin/ ./gateway/cmd/gateway ./backend/cmd/backend ./benchmarks/cmd/loadgen

@@ -124,7 +124,8 @@ CampsHub360 Edge is running.
   Backends       http://127.0.0.1:9001  http://127.0.0.1:9002
   Logs           .run/logs/
 Try:
-  curl -k https://localhost:8443/api/v1/students?limit=5
+  curl -k https://localhost:8443/api/v1/courses?limit=5
+  curl -k https://localhost:8443/api/v1/openapi.json
 
 Ctrl-C or 'make stop' stops everything.
 EOF

@@ -2,6 +2,7 @@ package api
 
 import (
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -17,6 +18,21 @@ import (
 // them, TestFastJSONMatchesEncodingJSON checks they agree).
 
 const hexDigits = "0123456789abcdef"
+
+// bufPool holds encode buffers of the hot paths: a handler appends its
+// document into one, hands it to sendJSON (fasthttp copies the body) and
+// puts it back, so steady-state responses allocate no body buffer.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// withBuf runs f with a pooled buffer; f's result must not be kept past f.
+func withBuf(f func(b []byte) []byte) {
+	p := bufPool.Get().(*[]byte)
+	out := f((*p)[:0])
+	if cap(out) <= 1<<20 { // do not keep huge buffers alive
+		*p = out
+		bufPool.Put(p)
+	}
+}
 
 // appendString appends s as a JSON string, escaping like encoding/json:
 // quote, backslash, control characters, <, >, &, U+2028, U+2029, and

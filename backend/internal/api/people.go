@@ -87,8 +87,11 @@ func listStudents(a *API, ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	body := appendStudentPage(make([]byte, 0, 256*len(pg.Items)+64), pg.Items, next)
-	sendJSON(ctx, fasthttp.StatusOK, body, privateCache, tags.Students)
+	withBuf(func(b []byte) []byte {
+		b = appendStudentPage(b, pg.Items, next)
+		sendJSON(ctx, fasthttp.StatusOK, b, privateCache, tags.Students)
+		return b
+	})
 	return nil
 }
 

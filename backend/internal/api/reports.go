@@ -97,7 +97,11 @@ func (a *API) sendSummary(ctx *fasthttp.RequestCtx, studentID uuid.UUID) error {
 	if err != nil {
 		return err
 	}
-	sendJSON(ctx, fasthttp.StatusOK, appendSummary(make([]byte, 0, 256+256*len(s.Sections)), s, thr), privateCache, summaryTags(s)...)
+	withBuf(func(b []byte) []byte {
+		b = appendSummary(b, s, thr)
+		sendJSON(ctx, fasthttp.StatusOK, b, privateCache, summaryTags(s)...)
+		return b
+	})
 	return nil
 }
 

@@ -43,8 +43,11 @@ func sendSessions(ctx *fasthttp.RequestCtx, q *query, scope string, pg domain.Pa
 	if err != nil {
 		return err
 	}
-	body := appendPage(make([]byte, 0, 400*len(pg.Items)+64), pg.Items, next, appendSession)
-	sendJSON(ctx, fasthttp.StatusOK, body, privateCache, tags.Sessions)
+	withBuf(func(b []byte) []byte {
+		b = appendPage(b, pg.Items, next, appendSession)
+		sendJSON(ctx, fasthttp.StatusOK, b, privateCache, tags.Sessions)
+		return b
+	})
 	return nil
 }
 
@@ -333,7 +336,11 @@ func markRecords(a *API, ctx *fasthttp.RequestCtx) error {
 	if len(changes) > 0 {
 		a.committed(ctx, changes, tagList...)
 	}
-	sendJSON(ctx, fasthttp.StatusOK, appendMarkReply(make([]byte, 0, 128+120*len(reply.Results)), reply), noStore)
+	withBuf(func(b []byte) []byte {
+		b = appendMarkReply(b, reply)
+		sendJSON(ctx, fasthttp.StatusOK, b, noStore)
+		return b
+	})
 	return nil
 }
 
@@ -465,21 +472,29 @@ func checkIn(a *API, ctx *fasthttp.RequestCtx) error {
 			before, json.RawMessage(`{"mark":"` + string(res.Mark) + `","source":"qr"}`)}},
 			tags.Session(session), tags.Section(res.Session.SectionID), tags.Summary(p.StudentID))
 	}
-	b := appendKey(make([]byte, 0, 200), "session_id", true)
+	status := fasthttp.StatusOK
+	if res.Outcome == domain.OutcomeCreated {
+		status = fasthttp.StatusCreated
+	}
+	withBuf(func(b []byte) []byte {
+		b = appendCheckIn(b, session, p.StudentID, res)
+		sendJSON(ctx, status, b, noStore)
+		return b
+	})
+	return nil
+}
+
+// appendCheckIn writes a checkInResponse.
+func appendCheckIn(b []byte, session, student uuid.UUID, res domain.CheckInResult) []byte {
+	b = appendKey(b, "session_id", true)
 	b = appendUUID(b, session)
 	b = appendKey(b, "student_id", false)
-	b = appendUUID(b, p.StudentID)
+	b = appendUUID(b, student)
 	b = appendKey(b, "result", false)
 	b = appendString(b, string(res.Outcome))
 	b = appendKey(b, "mark", false)
 	b = appendString(b, string(res.Mark))
 	b = appendKey(b, "at", false)
 	b = appendInstant(b, res.At)
-	b = append(b, '}')
-	status := fasthttp.StatusOK
-	if res.Outcome == domain.OutcomeCreated {
-		status = fasthttp.StatusCreated
-	}
-	sendJSON(ctx, status, b, noStore)
-	return nil
+	return append(b, '}')
 }

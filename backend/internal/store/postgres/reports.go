@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/campshub360/edge/backend/internal/domain"
 )
@@ -70,15 +71,41 @@ func (s *Store) StudentSummary(ctx context.Context, sc domain.Scope, studentID, 
 	if sc.Kind == domain.ScopeStudent && sc.ID != studentID {
 		return domain.StudentSummary{}, domain.ErrNotFound
 	}
-	var exists bool
-	if err := s.read.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM students WHERE id = $1)`, studentID).Scan(&exists); err != nil {
+	// One round trip for "does the student exist" and the default window
+	// (the section's term, or the current one).
+	var (
+		exists   bool
+		from, to pgtype.Date
+		termSQL  = `SELECT start_date, end_date FROM terms WHERE is_current`
+		args     = []any{studentID}
+	)
+	if sectionID != uuid.Nil {
+		termSQL = `SELECT t.start_date, t.end_date FROM sections sec JOIN terms t ON t.id = sec.term_id WHERE sec.id = $2`
+		args = append(args, sectionID)
+	}
+	err := s.read.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM students WHERE id = $1), w.start_date, w.end_date
+		FROM (SELECT 1) one LEFT JOIN (`+termSQL+`) w ON true`, args...).Scan(&exists, &from, &to)
+	if err != nil {
 		return domain.StudentSummary{}, mapErr("student summary", err)
 	}
 	if !exists {
 		return domain.StudentSummary{}, domain.ErrNotFound
 	}
-	w, err := s.fillWindow(ctx, s.read, sectionID, uuid.Nil, w)
-	if err != nil {
+	if w.From.IsZero() || w.To.IsZero() {
+		switch {
+		case !from.Valid && sectionID != uuid.Nil:
+			return domain.StudentSummary{}, domain.ErrNotFound
+		case !from.Valid:
+			return domain.StudentSummary{}, domain.Invalid("from", "is required (with to) when no term is current")
+		}
+		if w.From.IsZero() {
+			w.From = from.Time
+		}
+		if w.To.IsZero() {
+			w.To = to.Time
+		}
+	}
+	if err := w.Validate(); err != nil {
 		return domain.StudentSummary{}, err
 	}
 	var b builder
@@ -162,11 +189,34 @@ const sectionReportSQL = `WITH ses AS (
 func (s *Store) SectionReport(ctx context.Context, sc domain.Scope, sectionID uuid.UUID, w domain.Window) (domain.SectionReport, error) {
 	ctx, cancel := s.report(ctx)
 	defer cancel()
-	sec, err := s.sectionByID(ctx, s.read, sc, sectionID)
+	// The section (within scope) and its term's dates in one round trip.
+	var b builder
+	b.s("SELECT ", sectionCols, ", t.start_date, t.end_date", sectionFrom)
+	b.w("sec.id = ?", sectionID)
+	scopeSections(&b, sc)
+	var (
+		sec      domain.Section
+		from, to time.Time
+	)
+	err := b.scanRow(ctx, s.read, func(r pgx.Row) error {
+		var capacity int32
+		var enrolled int64
+		err := r.Scan(&sec.ID, &sec.CourseID, &sec.TermID, &sec.FacultyID, &sec.Code, &capacity,
+			&sec.CourseCode, &sec.CourseTitle, &sec.TermName, &sec.FacultyName, &enrolled, &sec.CreatedAt, &sec.UpdatedAt, &from, &to)
+		sec.Capacity, sec.Enrolled = int(capacity), int(enrolled)
+		return err
+	})
 	if err != nil {
+		_, err = one(0, err, "section report")
 		return domain.SectionReport{}, err
 	}
-	if w, err = s.fillWindow(ctx, s.read, sectionID, uuid.Nil, w); err != nil {
+	if w.From.IsZero() {
+		w.From = from
+	}
+	if w.To.IsZero() {
+		w.To = to
+	}
+	if err := w.Validate(); err != nil {
 		return domain.SectionReport{}, err
 	}
 	rows, err := s.read.Query(ctx, sectionReportSQL, sectionID, civilDate(w.From), civilDate(w.To))

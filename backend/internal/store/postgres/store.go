@@ -282,6 +282,11 @@ func (b *builder) s(parts ...string) {
 	}
 }
 
+// scanRow runs the built statement on q and scans its one row with scan.
+func (b *builder) scanRow(ctx context.Context, q Querier, scan func(pgx.Row) error) error {
+	return scan(q.QueryRow(ctx, b.sql.String(), b.args...))
+}
+
 // page trims a result of limit+1 rows to limit and computes the next key.
 func page[T any](items []T, limit int, key func(T) domain.Key) domain.Page[T] {
 	p := domain.Page[T]{Items: items}
