@@ -167,13 +167,13 @@ type fixture struct {
 	term       domain.Term
 	students   []uuid.UUID
 	sections   []uuid.UUID
-	roster     []uuid.UUID           // 70 students of the bench section
-	markSes    []uuid.UUID           // open sessions for bulk marking
-	checkInSes []uuid.UUID           // open sessions for check-ins
-	depts      []string              // department codes
+	roster     []uuid.UUID            // 70 students of the bench section
+	markSes    []uuid.UUID            // open sessions for bulk marking
+	checkInSes []uuid.UUID            // open sessions for check-ins
+	depts      []string               // department codes
 	classes    []domain.StudentFilter // program/year/section filters
-	rolls      []string              // roll numbers to page after
-	names      []string              // search fragments
+	rolls      []string               // roll numbers to page after
+	names      []string               // search fragments
 }
 
 const rosterSize = 70
