@@ -1,7 +1,10 @@
 // Package api is the backend's HTTP surface on fasthttp and fasthttp/router:
-// the routes (routes.go lists every one), the request chain written once
-// (chain.go: router -> requestid -> observe -> recover -> handler), the
-// handlers, and the single mapping from errors to RFC 9457 problem
+// the routes (routes.go declares every one, with its access and its
+// documentation, from which the OpenAPI document is generated), the
+// request chain written once (chain.go: router -> requestid -> observe ->
+// recover -> authz -> handler), the handlers (decode strictly, validate,
+// call the store, audit and invalidate, respond with validators and cache
+// headers), and the single mapping from errors to RFC 9457 problem
 // responses (errors.go).
 package api
 

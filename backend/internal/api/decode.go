@@ -32,6 +32,7 @@ type httpError struct {
 	detail      string
 }
 
+// Error returns "<title>: <detail>".
 func (e *httpError) Error() string { return e.title + ": " + e.detail }
 
 func errTooLarge(limit int) error {

@@ -124,34 +124,54 @@ type CatalogueQuery struct {
 // code (Key.Sort is the code; for terms the start date, newest first; for
 // holidays the date).
 type CatalogueStore interface {
+	// ListDepartments lists departments in keyset order (see the Key.Sort convention above).
 	ListDepartments(ctx context.Context, q CatalogueQuery) (Page[Department], error)
+	// DepartmentByID returns one department, or ErrNotFound.
 	DepartmentByID(ctx context.Context, id uuid.UUID) (Department, error)
+	// CreateDepartment inserts a validated department; a duplicate unique value is a *ConflictError naming its field.
 	CreateDepartment(ctx context.Context, in DepartmentInput) (Department, error)
+	// UpdateDepartment replaces a department atomically and returns it before and after (ErrNotFound when absent).
 	UpdateDepartment(ctx context.Context, id uuid.UUID, in DepartmentInput) (before, after Department, err error)
+	// DeleteDepartment deletes a department nothing refers to and returns it (a *ConflictError "in_use" otherwise).
 	DeleteDepartment(ctx context.Context, id uuid.UUID) (Department, error)
 
+	// ListPrograms lists programs in keyset order (see the Key.Sort convention above).
 	ListPrograms(ctx context.Context, q CatalogueQuery) (Page[Program], error)
+	// ProgramByID returns one program, or ErrNotFound.
 	ProgramByID(ctx context.Context, id uuid.UUID) (Program, error)
+	// CreateProgram inserts a validated program; a duplicate unique value is a *ConflictError naming its field.
 	CreateProgram(ctx context.Context, in ProgramInput) (Program, error)
+	// UpdateProgram replaces a program atomically and returns it before and after (ErrNotFound when absent).
 	UpdateProgram(ctx context.Context, id uuid.UUID, in ProgramInput) (before, after Program, err error)
+	// DeleteProgram deletes a program nothing refers to and returns it (a *ConflictError "in_use" otherwise).
 	DeleteProgram(ctx context.Context, id uuid.UUID) (Program, error)
 
+	// ListCourses lists courses in keyset order (see the Key.Sort convention above).
 	ListCourses(ctx context.Context, q CatalogueQuery) (Page[Course], error)
+	// CourseByID returns one course, or ErrNotFound.
 	CourseByID(ctx context.Context, id uuid.UUID) (Course, error)
+	// CreateCourse inserts a validated course; a duplicate unique value is a *ConflictError naming its field.
 	CreateCourse(ctx context.Context, in CourseInput) (Course, error)
+	// UpdateCourse replaces a course atomically and returns it before and after (ErrNotFound when absent).
 	UpdateCourse(ctx context.Context, id uuid.UUID, in CourseInput) (before, after Course, err error)
+	// DeleteCourse deletes a course nothing refers to and returns it (a *ConflictError "in_use" otherwise).
 	DeleteCourse(ctx context.Context, id uuid.UUID) (Course, error)
 
+	// ListTerms lists terms in keyset order (see the Key.Sort convention above).
 	ListTerms(ctx context.Context, q CatalogueQuery) (Page[Term], error)
+	// TermByID returns one term, or ErrNotFound.
 	TermByID(ctx context.Context, id uuid.UUID) (Term, error)
 	// CurrentTerm returns the term marked current, or ErrNotFound.
 	CurrentTerm(ctx context.Context) (Term, error)
 	// CreateTerm inserts a term; IsCurrent moves the current flag to it
 	// atomically.
 	CreateTerm(ctx context.Context, in TermInput) (Term, error)
+	// UpdateTerm replaces a term atomically and returns it before and after (ErrNotFound when absent).
 	UpdateTerm(ctx context.Context, id uuid.UUID, in TermInput) (before, after Term, err error)
+	// DeleteTerm deletes a term nothing refers to and returns it (a *ConflictError "in_use" otherwise).
 	DeleteTerm(ctx context.Context, id uuid.UUID) (Term, error)
 
+	// ListHolidays lists holidays in keyset order (see the Key.Sort convention above).
 	ListHolidays(ctx context.Context, q CatalogueQuery) (Page[Holiday], error)
 	// CreateHoliday inserts a holiday; a date that already has one is a
 	// *ConflictError.

@@ -306,9 +306,13 @@ type FacultyQuery struct {
 
 // FacultyStore reads and writes faculty members.
 type FacultyStore interface {
+	// ListFaculty lists faculty in keyset order (see the Key.Sort convention above).
 	ListFaculty(ctx context.Context, q FacultyQuery) (Page[Faculty], error)
+	// FacultyByID returns one faculty, or ErrNotFound.
 	FacultyByID(ctx context.Context, id uuid.UUID) (Faculty, error)
+	// CreateFaculty inserts a validated faculty; a duplicate unique value is a *ConflictError naming its field.
 	CreateFaculty(ctx context.Context, in FacultyInput) (Faculty, error)
+	// UpdateFaculty replaces a faculty atomically and returns it before and after (ErrNotFound when absent).
 	UpdateFaculty(ctx context.Context, id uuid.UUID, p FacultyPatch) (before, after Faculty, err error)
 	// DeleteFaculty removes a faculty member who teaches no section (a
 	// *ConflictError otherwise: deactivate instead).

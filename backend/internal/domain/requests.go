@@ -93,7 +93,9 @@ type LeaveStore interface {
 	// FileLeave inserts a pending application; an overlap with another
 	// pending or approved application of the student is a *ConflictError.
 	FileLeave(ctx context.Context, a Actor, in LeaveInput) (LeaveApplication, error)
+	// ListLeave lists leave in keyset order (see the Key.Sort convention above).
 	ListLeave(ctx context.Context, sc Scope, q RequestQuery) (Page[LeaveApplication], error)
+	// LeaveByID returns one leave, or ErrNotFound.
 	LeaveByID(ctx context.Context, sc Scope, id uuid.UUID) (LeaveApplication, error)
 	// DecideLeave applies a decision as a compare-and-set on the status,
 	// with its effects: approval excuses the student's absent marks in
@@ -161,7 +163,9 @@ type CorrectionStore interface {
 	// already equals to_mark, a from_mark that is not the current mark or
 	// another pending request for the record is a *ConflictError.
 	FileCorrection(ctx context.Context, a Actor, in CorrectionInput) (CorrectionRequest, error)
+	// ListCorrections lists corrections in keyset order (see the Key.Sort convention above).
 	ListCorrections(ctx context.Context, sc Scope, q RequestQuery) (Page[CorrectionRequest], error)
+	// CorrectionByID returns one correction, or ErrNotFound.
 	CorrectionByID(ctx context.Context, sc Scope, id uuid.UUID) (CorrectionRequest, error)
 	// DecideCorrection applies a decision as a compare-and-set on the
 	// status. Approval rewrites the mark, also in a locked session, when
@@ -196,6 +200,7 @@ type AuditQuery struct {
 
 // AuditStore reads the audit trail (writes go through audit.Recorder).
 type AuditStore interface {
+	// ListAudit lists audit in keyset order (see the Key.Sort convention above).
 	ListAudit(ctx context.Context, q AuditQuery) (Page[AuditEvent], error)
 }
 

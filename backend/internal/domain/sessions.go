@@ -178,8 +178,12 @@ type TransitionResult struct {
 
 // SessionStore reads and writes attendance sessions and marks.
 type SessionStore interface {
+	// ListSessions lists sessions in keyset order (see the Key.Sort convention above).
 	ListSessions(ctx context.Context, sc Scope, q SessionQuery) (Page[AttendanceSession], error)
+	// SessionByID returns one session visible in sc, or ErrNotFound.
 	SessionByID(ctx context.Context, sc Scope, id uuid.UUID) (AttendanceSession, error)
+	// SessionDetail returns a session visible in sc with its roster's
+	// marks, or ErrNotFound.
 	SessionDetail(ctx context.Context, sc Scope, id uuid.UUID) (SessionDetail, error)
 	// CreateSession inserts a scheduled extra session for a section
 	// visible in a.Scope; overlapping another live session of the section

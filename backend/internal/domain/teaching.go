@@ -91,9 +91,13 @@ type TeachingStore interface {
 	// ListSections lists sections visible in sc (a faculty member sees
 	// their own; a student the ones they are enrolled in).
 	ListSections(ctx context.Context, sc Scope, q SectionQuery) (Page[Section], error)
+	// SectionByID returns one section, or ErrNotFound.
 	SectionByID(ctx context.Context, sc Scope, id uuid.UUID) (Section, error)
+	// CreateSection inserts a validated section; a duplicate unique value is a *ConflictError naming its field.
 	CreateSection(ctx context.Context, in SectionInput) (Section, error)
+	// UpdateSection replaces a section atomically and returns it before and after (ErrNotFound when absent).
 	UpdateSection(ctx context.Context, id uuid.UUID, in SectionInput) (before, after Section, err error)
+	// DeleteSection deletes a section nothing refers to and returns it (a *ConflictError "in_use" otherwise).
 	DeleteSection(ctx context.Context, id uuid.UUID) (Section, error)
 
 	// Enroll puts a student on a section's roster (re-enrolling a dropped
@@ -113,7 +117,9 @@ type TeachingStore interface {
 	// CreateSlot adds a slot; a double booking of the section, the faculty
 	// member or the room is a *ConflictError.
 	CreateSlot(ctx context.Context, sectionID uuid.UUID, in SlotInput) (TimetableSlot, error)
+	// UpdateSlot replaces a slot atomically and returns it before and after (ErrNotFound when absent).
 	UpdateSlot(ctx context.Context, id uuid.UUID, in SlotInput) (before, after TimetableSlot, err error)
+	// DeleteSlot deletes a slot nothing refers to and returns it (a *ConflictError "in_use" otherwise).
 	DeleteSlot(ctx context.Context, id uuid.UUID) (TimetableSlot, error)
 	// Timetable returns the weekly slots of a term (the current one when
 	// termID is nil) for sc: a student's enrolled sections, a faculty

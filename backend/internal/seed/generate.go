@@ -56,7 +56,8 @@ type Options struct {
 	SectionSize int
 	// StreamRecords leaves Campus.Records empty: Load generates the
 	// attendance records while it copies them (Campus.EachRecord), so a
-	// campus of ten million records needs no memory for them.
+	// campus of ten million records needs no memory for them, and checks
+	// their foreign keys once after the copy rather than row by row.
 	StreamRecords bool
 }
 

@@ -3,6 +3,7 @@ package seed_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata"
@@ -184,5 +185,12 @@ func TestLoadStreamsRecords(t *testing.T) {
 		if ra[i] != rb[i] {
 			t.Fatalf("record %d differs: %s vs %s", i, ra[i], rb[i])
 		}
+	}
+	// The foreign keys dropped for the copy are back, identical.
+	q = `SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+		WHERE conrelid = 'attendance_records'::regclass AND contype = 'f' ORDER BY 1`
+	fa, fb := column(t, a, q), column(t, b, q)
+	if len(fa) != 4 || strings.Join(fa, "\n") != strings.Join(fb, "\n") {
+		t.Fatalf("foreign keys after a streamed load:\n%v\nwant\n%v", fb, fa)
 	}
 }

@@ -49,6 +49,11 @@ type Options struct {
 	Lazy bool
 }
 
+// ParallelSetupCost is the planner's parallel_setup_cost on the backend's
+// connections (PostgreSQL's default is 1000): high enough that request
+// queries stay serial, low enough that term-wide reports are parallel.
+const ParallelSetupCost = 10000
+
 // ConnectError reports that the pool could not open a working connection at
 // startup. Its text names the server address and the cause, never the
 // password: "cannot reach PostgreSQL at 127.0.0.1:5432: connection refused".
@@ -99,6 +104,11 @@ func Open(ctx context.Context, db config.Database, opts Options) (*pgxpool.Pool,
 	if opts.StatementTimeout > 0 {
 		pc.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
 	}
+	// The API's statements are small: starting parallel workers for a
+	// query costing a few thousand units (a student's summary) takes far
+	// longer than the query. Reports over millions of rows still cost
+	// more than this and go parallel.
+	pc.ConnConfig.RuntimeParams["parallel_setup_cost"] = strconv.Itoa(ParallelSetupCost)
 	mode, err := ExecMode(db.ExecMode)
 	if err != nil {
 		return nil, err
