@@ -230,7 +230,8 @@ func TestDeployMetricNamesAreExported(t *testing.T) {
 	used := queriedMetrics(t)
 	gatewayBin, backendBin := binaries(t)
 	db := testdb.NewEmpty(t)
-	env := []string{"DATABASE_URL=" + db.URL, "REDIS_URL=" + testdb.RedisURL(t)}
+	env := []string{"DATABASE_URL=" + db.URL, "REDIS_URL=" + testdb.RedisURL(t),
+		"QR_SIGNING_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,11 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
+
+// healthJSON is the liveness answer.
+type healthJSON struct {
+	Status string `json:"status" enum:"ok"`
+}
 
 // health answers liveness: the process serves requests.
 func (a *API) health(ctx *fasthttp.RequestCtx) {
@@ -28,8 +34,10 @@ type readiness struct {
 func newReadiness(n int) *readiness { return &readiness{failing: make([]atomic.Bool, n)} }
 
 // readyHandler probes every check in parallel, each under ReadyTimeout,
-// and answers 200 {"status":"ok","checks":{...}} when all pass, else a 503
-// problem naming the failing dependencies (never their error text).
+// and answers 200 {"status":"ok","checks":{...}} when every required one
+// passes (an optional one failing shows as "unavailable" and status
+// "degraded"), else a 503 problem naming the failing required
+// dependencies (never their error text).
 func (a *API) readyHandler(ctx *fasthttp.RequestCtx) {
 	errs := make([]error, len(a.checks))
 	var wg sync.WaitGroup
@@ -43,6 +51,7 @@ func (a *API) readyHandler(ctx *fasthttp.RequestCtx) {
 	wg.Wait()
 
 	var failing []string
+	degraded := false
 	for i, c := range a.checks {
 		was := a.ready.failing[i].Swap(errs[i] != nil)
 		switch {
@@ -51,7 +60,10 @@ func (a *API) readyHandler(ctx *fasthttp.RequestCtx) {
 		case errs[i] == nil && was:
 			a.log.Info("readiness check recovered", "check", c.Name)
 		}
-		if errs[i] != nil {
+		switch {
+		case errs[i] != nil && c.Optional:
+			degraded = true
+		case errs[i] != nil:
 			failing = append(failing, c.Name)
 		}
 	}
@@ -63,16 +75,25 @@ func (a *API) readyHandler(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	checks := make(map[string]string, len(a.checks))
-	for _, c := range a.checks {
+	for i, c := range a.checks {
 		checks[c.Name] = "ok"
+		if errs[i] != nil {
+			checks[c.Name] = "unavailable"
+		}
 	}
-	writeJSON(ctx, fasthttp.StatusOK, readyBody{Status: "ok", Checks: checks})
+	status := "ok"
+	if degraded {
+		status = "degraded"
+	}
+	body, _ := json.Marshal(readyBody{Status: status, Checks: checks})
+	ctx.SetContentType("application/json")
+	ctx.SetBody(body)
 }
 
 // readyBody is the 200 answer of GET /ready.
 type readyBody struct {
-	Status string            `json:"status"`
-	Checks map[string]string `json:"checks"`
+	Status string            `json:"status" enum:"ok,degraded"`
+	Checks map[string]string `json:"checks" doc:"each dependency: ok or unavailable"`
 }
 
 // metricsHandler serves the registry in the Prometheus text format.
