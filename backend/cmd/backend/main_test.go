@@ -432,7 +432,7 @@ func TestServeWithoutOrWithUnreachableRedis(t *testing.T) {
 			defer cancel()
 			var logs lockedBuffer
 			served := make(chan error, 1)
-			env := map[string]string{"DATABASE_URL": db.URL, "REDIS_URL": tc.redisURL, "READY_TIMEOUT": "300ms", "QR_SIGNING_KEY": testQRKey}
+			env := map[string]string{"DATABASE_URL": db.URL, "REDIS_URL": tc.redisURL, "READY_TIMEOUT": "3s", "QR_SIGNING_KEY": testQRKey}
 			go func() {
 				served <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--runtime-dir", dir}, envOf(env), io.Discard, &logs)
 			}()
