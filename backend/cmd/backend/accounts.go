@@ -26,14 +26,28 @@ import (
 // demoStaffDomain is the e-mail domain of the demo staff accounts.
 const demoStaffDomain = "staff.campshub360.example"
 
-// accountsCmd runs `backend accounts demo --dev --out FILE`: it creates
-// (or resets) one account per role plus faculty and student accounts
-// linked to people who teach or attend real sections, each with a fresh
-// random password, and writes FILE (mode 0600) as a JSON object e-mail ->
-// password. It refuses to run without --dev: these are demo credentials.
-func accountsCmd(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "demo" {
-		return &flagError{err: errors.New("accounts needs an action: demo")}
+// accountsCmd runs the account commands:
+//
+//	backend accounts create-admin --email ADDR [--password-file FILE] [--reset-password] [--dev]
+//	backend accounts demo --dev --out FILE
+//
+// create-admin is described at createAdminCmd. demo creates (or resets) one
+// account per role plus faculty and student accounts linked to people who
+// teach or attend real sections, each with a fresh random password, and
+// writes FILE (mode 0600) as a JSON object e-mail -> password. It refuses
+// to run without --dev: these are demo credentials.
+func accountsCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return &flagError{err: errors.New("accounts needs an action: create-admin or demo")}
+	}
+	switch args[0] {
+	case "create-admin":
+		return createAdminCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "demo":
+	case "-h", "-help", "--help":
+		return flag.ErrHelp
+	default:
+		return &flagError{err: fmt.Errorf("unknown accounts action %q (want create-admin or demo)", args[0])}
 	}
 	fs := flag.NewFlagSet("accounts demo", flag.ContinueOnError)
 	dev := fs.Bool("dev", false, "required: confirms a development database")

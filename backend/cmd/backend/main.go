@@ -4,6 +4,7 @@
 //	backend migrate up | down [--to VERSION] | status
 //	backend seed    [--preset demo|scale] [--students 2000] [--weeks 2] [--section-size 60] [--seed 1]
 //	                [--if-empty] [--timezone Asia/Kolkata]
+//	backend accounts create-admin --email ADDR [--password-file FILE] [--reset-password] [--dev]
 //	backend accounts demo --dev --out FILE
 //	backend keys    generate [--id ID] | rotate-pii [--batch 500] | rotate-signing [--now]
 //	backend healthcheck [--listen 127.0.0.1:9001] [--ready] [--timeout 2s]
@@ -61,7 +62,13 @@ commands:
             --preset demo|scale  (scale: 50,000 students, ~1,500 sections, ~10 million records)
             --students N (2000)  --weeks N (2)  --section-size N (60)  --seed N (1)
             --if-empty  --timezone TZ (Asia/Kolkata)
-  accounts  demo --dev --out FILE: create or reset demo accounts (admin, registrar, auditor,
+  accounts  create-admin --email ADDR: create the first admin account (production: no --dev);
+            prints a one-time password (changed at first sign-in) once, or with
+            --password-file FILE uses the first line of FILE; an existing e-mail is refused
+            --reset-password     instead give the existing admin ADDR a new password and end
+                                 its sessions (lockout recovery)
+            --dev                allow serve --dev's bcrypt costs (AUTH_BCRYPT_COST from 4)
+            demo --dev --out FILE: create or reset demo accounts (admin, registrar, auditor,
             faculty and students with real sections), random passwords written to FILE (0600)
   keys      generate [--id ID]: print a new keyring entry kid:base64key
             rotate-pii [--batch 500]: re-seal personal data under the primary ENCRYPTION_KEYS key
@@ -110,7 +117,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "seed":
 		err = seedCmd(ctx, rest, getenv, stdout)
 	case "accounts":
-		err = accountsCmd(ctx, rest, getenv, stdout)
+		err = accountsCmd(ctx, rest, getenv, stdout, stderr)
 	case "keys":
 		err = keysCmd(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":

@@ -322,17 +322,10 @@ func checkSchema(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration)
 // openRedis connects to Redis at url. An unreachable server is logged once
 // and tolerated: the readiness check reports it degraded until it answers.
 func openRedis(ctx context.Context, url string, timeout time.Duration, log *slog.Logger) (*redis.Client, error) {
-	opts, err := redis.ParseURL(url)
+	opts, err := redisOptions(url, timeout)
 	if err != nil {
-		return nil, errors.New("REDIS_URL is not a valid Redis URL")
+		return nil, err
 	}
-	opts.DialTimeout = max(timeout, 500*time.Millisecond)
-	opts.ReadTimeout = timeout
-	opts.WriteTimeout = timeout
-	opts.ContextTimeoutEnabled = true
-	opts.MaxRetries = 1
-	opts.DialerRetries = 1
-	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	// go-redis reports pool dial failures through a process-wide logger;
 	// route them into ours at debug level (the readiness check reports an
 	// unreachable Redis once, at warn).
@@ -344,6 +337,23 @@ func openRedis(ctx context.Context, url string, timeout time.Duration, log *slog
 		log.Warn("Redis is unreachable; serving without it until it answers", "addr", opts.Addr, "error", err.Error())
 	}
 	return rdb, nil
+}
+
+// redisOptions parses url into client options with every network wait
+// bounded by timeout (dialling by at least 500ms) and one retry.
+func redisOptions(url string, timeout time.Duration) (*redis.Options, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, errors.New("REDIS_URL is not a valid Redis URL")
+	}
+	opts.DialTimeout = max(timeout, 500*time.Millisecond)
+	opts.ReadTimeout = timeout
+	opts.WriteTimeout = timeout
+	opts.ContextTimeoutEnabled = true
+	opts.MaxRetries = 1
+	opts.DialerRetries = 1
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	return opts, nil
 }
 
 // stateFile is the JSON written to --runtime-dir while serving.

@@ -8,7 +8,6 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,8 +69,12 @@ type Options struct {
 	Rand io.Reader
 }
 
-// Service holds the authentication use cases. Safe for concurrent use.
-type Service struct{ o Options }
+// Service holds the authentication use cases, account administration
+// (Accounts) included. Safe for concurrent use.
+type Service struct {
+	o Options
+	*Accounts
+}
 
 // NewService returns a Service.
 func NewService(o Options) (*Service, error) {
@@ -93,7 +96,12 @@ func NewService(o Options) (*Service, error) {
 	if o.TOTPIssuer == "" {
 		o.TOTPIssuer = "CampsHub360"
 	}
-	return &Service{o: o}, nil
+	accts, err := NewAccounts(AccountsOptions{Store: o.Store, Hasher: o.Hasher, Policy: o.Policy, Denylist: o.Denylist,
+		Authn: o.Authn, Audit: o.Audit, Log: o.Log, Now: o.Now, Rand: o.Rand})
+	if err != nil {
+		return nil, err
+	}
+	return &Service{o: o, Accounts: accts}, nil
 }
 
 // Policy returns the password policy.
@@ -509,19 +517,6 @@ func (s *Service) LogoutAll(ctx context.Context, p *authz.Principal, m Meta) (in
 	return n, nil
 }
 
-// revokeAll revokes the user's families but keep and denies their access
-// tokens; it returns the number of access tokens denied.
-func (s *Service) revokeAll(ctx context.Context, user, keep uuid.UUID, reason string) (int, error) {
-	denied, err := s.o.Store.RevokeSessions(ctx, user, keep, reason, s.o.Now())
-	if err != nil {
-		return 0, err
-	}
-	if err := s.o.Denylist.Revoke(ctx, denied); err != nil {
-		return 0, err
-	}
-	return len(denied), nil
-}
-
 // SessionView is a signed-in device as shown to its user.
 type SessionView struct {
 	Session
@@ -606,12 +601,6 @@ func (s *Service) ChangePassword(ctx context.Context, p *authz.Principal, curren
 	s.o.Metrics.Inc(EventPasswordChanged)
 	s.record(ctx, m, acct.ID, "auth.password_change", "user", acct.ID.String(), nil)
 	return nil
-}
-
-func (s *Service) forget(user uuid.UUID, prefix string) {
-	if s.o.Authn != nil {
-		s.o.Authn.Forget(user, prefix)
-	}
 }
 
 // MFAEnrollment is a new TOTP secret, shown once.
@@ -754,120 +743,6 @@ func normalizeRecoveryCode(s string) (string, bool) {
 	return s, true
 }
 
-// ProvisionInput asks for an account: for a student or faculty member
-// (PersonID, role from the kind) or for staff (Role admin, registrar or
-// auditor). Email overrides the person's e-mail only when they have none.
-type ProvisionInput struct {
-	Kind     string // "student", "faculty" or "staff"
-	PersonID uuid.UUID
-	Email    string
-	Role     authz.Role
-}
-
-// Provision creates an account with a random one-time password (returned
-// once, never stored in clear) that must be changed at first sign-in.
-func (s *Service) Provision(ctx context.Context, p *authz.Principal, in ProvisionInput, m Meta) (Account, string, error) {
-	na := NewAccount{MustChangePassword: true}
-	email := strings.TrimSpace(in.Email)
-	switch in.Kind {
-	case "student", "faculty":
-		personEmail, linked, err := s.o.Store.PersonEmail(ctx, in.PersonID, in.Kind == "faculty")
-		if err != nil {
-			return Account{}, "", err
-		}
-		if linked {
-			return Account{}, "", ErrConflict
-		}
-		if personEmail != "" {
-			if email != "" && !strings.EqualFold(email, personEmail) {
-				return Account{}, "", &FieldError{Field: "email", Message: "must be omitted or equal the person's e-mail on record"}
-			}
-			email = personEmail
-		}
-		na.Role = authz.RoleStudent
-		na.StudentID = in.PersonID
-		if in.Kind == "faculty" {
-			na.Role, na.StudentID, na.FacultyID = authz.RoleFaculty, uuid.Nil, in.PersonID
-		}
-	case "staff":
-		switch in.Role {
-		case authz.RoleAdmin, authz.RoleRegistrar, authz.RoleAuditor:
-		default:
-			return Account{}, "", &FieldError{Field: "role", Message: "must be admin, registrar or auditor (students and faculty get accounts through their records)"}
-		}
-		na.Role = in.Role
-	default:
-		return Account{}, "", fmt.Errorf("auth: unknown account kind %q", in.Kind)
-	}
-	if !emailRE.MatchString(email) || len(email) > 254 {
-		return Account{}, "", &FieldError{Field: "email", Message: "is required and must be an e-mail address"}
-	}
-	na.Email = email
-	otpw, err := NewOneTimePassword(s.o.Rand)
-	if err != nil {
-		return Account{}, "", err
-	}
-	if na.PasswordHash, err = s.o.Hasher.Hash(ctx, otpw); err != nil {
-		return Account{}, "", err
-	}
-	acct, err := s.o.Store.CreateAccount(ctx, na)
-	if err != nil {
-		return Account{}, "", err
-	}
-	s.record(ctx, m, p.UserID, "user.provision", "user", acct.ID.String(), map[string]any{"role": acct.Role,
-		"student_id": nilIfZero(acct.StudentID), "faculty_id": nilIfZero(acct.FacultyID)})
-	return acct, otpw, nil
-}
-
-// ResetPassword gives an account a new one-time password (returned once),
-// forces a change at next sign-in and ends its sessions.
-func (s *Service) ResetPassword(ctx context.Context, p *authz.Principal, user uuid.UUID, m Meta) (string, error) {
-	acct, err := s.o.Store.AccountByID(ctx, user)
-	if err != nil {
-		return "", err
-	}
-	otpw, err := NewOneTimePassword(s.o.Rand)
-	if err != nil {
-		return "", err
-	}
-	hash, err := s.o.Hasher.Hash(ctx, otpw)
-	if err != nil {
-		return "", err
-	}
-	if err := s.o.Store.SetPassword(ctx, acct.ID, hash, true, s.o.Now()); err != nil {
-		return "", err
-	}
-	if _, err := s.revokeAll(ctx, acct.ID, uuid.Nil, "password_change"); err != nil {
-		return "", err
-	}
-	s.forget(acct.ID, "")
-	s.record(ctx, m, p.UserID, "user.password_reset", "user", acct.ID.String(), nil)
-	return otpw, nil
-}
-
-// SetActive activates or deactivates an account; deactivation ends its
-// sessions at once. An administrator cannot deactivate themselves.
-func (s *Service) SetActive(ctx context.Context, p *authz.Principal, user uuid.UUID, active bool, m Meta) error {
-	if user == p.UserID && !active {
-		return &FieldError{Field: "active", Message: "you cannot deactivate your own account"}
-	}
-	if err := s.o.Store.SetActive(ctx, user, active); err != nil {
-		return err
-	}
-	if !active {
-		if _, err := s.revokeAll(ctx, user, uuid.Nil, "deactivated"); err != nil {
-			return err
-		}
-	}
-	s.forget(user, "")
-	action := "user.activate"
-	if !active {
-		action = "user.deactivate"
-	}
-	s.record(ctx, m, p.UserID, action, "user", user.String(), nil)
-	return nil
-}
-
 // APIKeyInput asks for a key.
 type APIKeyInput struct {
 	Name      string
@@ -932,23 +807,6 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *authz.Principal, id uuid.
 	}
 	s.record(ctx, m, p.UserID, "api_key.revoke", "api_key", id.String(), nil)
 	return nil
-}
-
-// record writes an audit event; failures are logged (the Recorder also
-// logs the event itself) and never fail the use case.
-func (s *Service) record(ctx context.Context, m Meta, actor uuid.UUID, action, entity, id string, after map[string]any) {
-	if s.o.Audit == nil {
-		return
-	}
-	var raw json.RawMessage
-	if after != nil {
-		raw, _ = json.Marshal(after)
-	}
-	err := s.o.Audit.Record(ctx, audit.Event{At: s.o.Now(), ActorID: actor, Action: action, Entity: entity,
-		EntityID: id, After: raw, IP: m.IP, RequestID: clipStr(m.RequestID, 64)})
-	if err != nil {
-		s.o.Log.Warn("audit event not queued", "action", action, "error", err.Error())
-	}
 }
 
 // printable reports whether s is valid UTF-8 without control characters.

@@ -96,7 +96,7 @@ func loadAuth(getenv func(string) string, dev bool, ps *problems) Auth {
 	} else {
 		a.BcryptCost = cost
 	}
-	a.PasswordMinLength = int(ps.integer(getenv, "AUTH_PASSWORD_MIN_LENGTH", 12, 8, 64))
+	a.PasswordMinLength = passwordMinLength(getenv, ps)
 	window := ps.duration(getenv, "AUTH_LOCKOUT_WINDOW", 15*time.Minute, time.Minute, 24*time.Hour)
 	base := ps.duration(getenv, "AUTH_LOCKOUT_BASE", time.Minute, time.Second, time.Hour)
 	maxLock := ps.duration(getenv, "AUTH_LOCKOUT_MAX", time.Hour, time.Second, 24*time.Hour)
@@ -182,6 +182,37 @@ func LoadBcryptCost(getenv func(string) string, dev bool) (int, error) {
 		return 0, &Error{Problems: ps}
 	}
 	return cost, nil
+}
+
+// passwordMinLength reads AUTH_PASSWORD_MIN_LENGTH.
+func passwordMinLength(getenv func(string) string, ps *problems) int {
+	return int(ps.integer(getenv, "AUTH_PASSWORD_MIN_LENGTH", 12, 8, 64))
+}
+
+// AccountSettings are what account administration outside the server
+// (`backend accounts create-admin`) needs: the bcrypt cost and the
+// password policy's minimum length in characters.
+type AccountSettings struct {
+	BcryptCost        int
+	PasswordMinLength int
+}
+
+// LoadAccountSettings reads AUTH_BCRYPT_COST and AUTH_PASSWORD_MIN_LENGTH
+// alone, with the same defaults and bounds as serve (dev: serve --dev's
+// lower bcrypt floor). It returns an *Error listing every problem.
+func LoadAccountSettings(getenv func(string) string, dev bool) (AccountSettings, error) {
+	var ps problems
+	var s AccountSettings
+	if cost, err := LoadBcryptCost(getenv, dev); err != nil {
+		ps = append(ps, err.(*Error).Problems...)
+	} else {
+		s.BcryptCost = cost
+	}
+	s.PasswordMinLength = passwordMinLength(getenv, &ps)
+	if len(ps) > 0 {
+		return AccountSettings{}, &Error{Problems: ps}
+	}
+	return s, nil
 }
 
 // LoadSecrets reads only the two keyrings, for the maintenance commands

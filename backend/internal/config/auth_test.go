@@ -99,3 +99,21 @@ func TestAuthDefaultsAndBounds(t *testing.T) {
 		t.Fatalf("dev cost 4: %v", err)
 	}
 }
+
+func TestAccountSettingsMatchServe(t *testing.T) {
+	s, err := LoadAccountSettings(func(string) string { return "" }, false)
+	if err != nil || s.BcryptCost != 12 || s.PasswordMinLength != 12 {
+		t.Fatalf("defaults %+v %v", s, err)
+	}
+	bad := env(map[string]string{"AUTH_BCRYPT_COST": "4", "AUTH_PASSWORD_MIN_LENGTH": "7"})
+	_, err = LoadAccountSettings(bad, false)
+	for _, want := range []string{"AUTH_BCRYPT_COST", "AUTH_PASSWORD_MIN_LENGTH"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing problem %s in %v", want, err)
+		}
+	}
+	s, err = LoadAccountSettings(env(map[string]string{"AUTH_BCRYPT_COST": "4", "AUTH_PASSWORD_MIN_LENGTH": "16"}), true)
+	if err != nil || s.BcryptCost != 4 || s.PasswordMinLength != 16 {
+		t.Fatalf("dev: %+v %v", s, err)
+	}
+}
