@@ -23,6 +23,7 @@ import (
 
 	"github.com/campshub360/edge/backend/internal/keyring"
 	"github.com/campshub360/edge/backend/internal/testdb"
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // deployDir is deploy/ of the workspace, relative to this package.
@@ -405,9 +406,9 @@ func TestDeployMetricNamesAreExported(t *testing.T) {
 			t.Fatalf("backend %v: %v\n%s", args, err, out)
 		}
 	}
-	backendAddr := freePort(t)
+	backendAddr := testkit.UnusedAddr(t)
 	start(t, env, backendBin, "serve", "--listen", backendAddr)
-	poll(t, 30*time.Second, "the backend to be ready", func() bool {
+	testkit.Poll(t, 30*time.Second, "the backend to be ready", func() bool {
 		resp, err := client.Get("http://" + backendAddr + "/ready")
 		if err != nil {
 			return false
@@ -454,7 +455,7 @@ func TestDeployMetricNamesAreExported(t *testing.T) {
 	}
 	base := "https://" + httpsAddr
 	// The gateway verifies tokens once it has the backend's JWK Set.
-	poll(t, 30*time.Second, "the gateway to load the JWK Set", func() bool {
+	testkit.Poll(t, 30*time.Second, "the gateway to load the JWK Set", func() bool {
 		_, _, m := get(t, "http://"+adminAddr+"/metrics")
 		return strings.Contains(string(m), `gateway_auth_jwks_fetches_total{result="success"}`)
 	})

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,22 +23,14 @@ import (
 
 	"github.com/campshub360/edge/backend/internal/keyring"
 	"github.com/campshub360/edge/backend/internal/testdb"
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // binaries builds the gateway and backend commands once per test binary.
 var buildOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "campshub360-e2e-bin-")
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator),
+	return testkit.GoBuild("campshub360-e2e-bin-",
 		"github.com/campshub360/edge/gateway/cmd/gateway",
 		"github.com/campshub360/edge/backend/cmd/backend")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return dir, nil
 })
 
 func binaries(t *testing.T) (gateway, backend string) {
@@ -54,32 +45,15 @@ func binaries(t *testing.T) (gateway, backend string) {
 // proc is a started process whose output is captured.
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *testkit.SyncBuffer
 	done   chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func start(t *testing.T, env []string, name string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
-	p := &proc{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, stderr: &testkit.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout = io.Discard
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
@@ -122,28 +96,6 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// poll calls f until it returns true or the deadline passes.
-func poll(t *testing.T, within time.Duration, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 var client = &http.Client{
 	Timeout:   10 * time.Second,
 	Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
@@ -180,7 +132,7 @@ func getAuth(t *testing.T, url, token string) (int, http.Header, []byte) {
 // returns its https and admin addresses.
 func gatewayAddrs(t *testing.T, p *proc) (https, admin string) {
 	t.Helper()
-	poll(t, 30*time.Second, "the gateway to start serving", func() bool {
+	testkit.Poll(t, 30*time.Second, "the gateway to start serving", func() bool {
 		sc := bufio.NewScanner(strings.NewReader(p.stderr.String()))
 		for sc.Scan() {
 			var line struct {
@@ -228,13 +180,13 @@ func TestStackServesStudentsOverHTTPSAndSurvivesBackendLoss(t *testing.T) {
 		}
 	}
 
-	b1, b2 := freePort(t), freePort(t)
+	b1, b2 := testkit.UnusedAddr(t), testkit.UnusedAddr(t)
 	backends := []*proc{
 		start(t, env, backendBin, "serve", "--listen", b1),
 		start(t, env, backendBin, "serve", "--listen", b2),
 	}
 	for _, a := range []string{b1, b2} {
-		poll(t, 30*time.Second, "backend "+a+" to be ready", func() bool {
+		testkit.Poll(t, 30*time.Second, "backend "+a+" to be ready", func() bool {
 			resp, err := client.Get("http://" + a + "/ready")
 			if err != nil {
 				return false
@@ -431,8 +383,8 @@ func loginVia(t *testing.T, base, username, password string) string {
 
 func TestBackendWithUnreachableDatabaseExitsWithOneLine(t *testing.T) {
 	_, backendBin := binaries(t)
-	dead := freePort(t)
-	cmd := exec.Command(backendBin, "serve", "--listen", freePort(t))
+	dead := testkit.UnusedAddr(t)
+	cmd := exec.Command(backendBin, "serve", "--listen", testkit.UnusedAddr(t))
 	_, enc, _ := keyring.Generate("e2e-data", nil)
 	_, sig, _ := keyring.Generate("e2e-seal", nil)
 	cmd.Env = append(os.Environ(), "DATABASE_URL=postgres://campus:secret@"+dead+"/campus?connect_timeout=2",
@@ -457,7 +409,7 @@ func TestBackendWithUnreachableDatabaseExitsWithOneLine(t *testing.T) {
 
 func TestBackendRefusesToStartWithoutSecrets(t *testing.T) {
 	_, backendBin := binaries(t)
-	cmd := exec.Command(backendBin, "serve", "--listen", freePort(t))
+	cmd := exec.Command(backendBin, "serve", "--listen", testkit.UnusedAddr(t))
 	env := []string{"DATABASE_URL=postgres://campus:pw@127.0.0.1:1/campus"}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "ENCRYPTION_KEYS") && !strings.HasPrefix(kv, "SIGNING_KEY_SECRETS") {

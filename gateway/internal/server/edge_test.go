@@ -26,6 +26,7 @@ import (
 
 	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/testpki"
+	"github.com/campshub360/edge/shared/testkit"
 	"github.com/campshub360/edge/shared/token"
 )
 
@@ -198,13 +199,7 @@ func (e *edgeEnv) token(t *testing.T, sub, role string, at time.Time) string {
 
 func pollUntil(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Poll(t, 10*time.Second, "the condition", cond)
 }
 
 var securityHeaders = []string{"X-Content-Type-Options", "Referrer-Policy", "Content-Security-Policy", "Cross-Origin-Resource-Policy", "Permissions-Policy"}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,31 +19,13 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/gateway/internal/config"
+	"github.com/campshub360/edge/shared/testkit"
 )
-
-// syncBuffer is a bytes.Buffer safe for the access log's flusher and the
-// test reading it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // gateway is a running Server for end-to-end tests.
 type gateway struct {
 	*gw
-	access *syncBuffer
+	access *testkit.SyncBuffer
 }
 
 // baseYAML is a test configuration with %s placeholders for the runtime
@@ -100,7 +80,7 @@ func startFile(t *testing.T, path string) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	access := &syncBuffer{}
+	access := &testkit.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := New(cfg, Options{ConfigPath: path, Log: log, AccessLog: access, Registry: prometheus.NewRegistry(), Version: "test"})
 	if err != nil {
@@ -184,18 +164,6 @@ func (g *gateway) accessLines(t *testing.T) []map[string]any {
 		out = append(out, m)
 	}
 	return out
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // metricsText fetches /metrics from the admin listener.
