@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -128,6 +129,55 @@ func getAuth(t *testing.T, url, token string) (int, http.Header, []byte) {
 	return resp.StatusCode, resp.Header, b
 }
 
+// keyringEnv returns freshly generated ENCRYPTION_KEYS and
+// SIGNING_KEY_SECRETS, the keyrings `backend serve` requires outside --dev.
+func keyringEnv() []string {
+	_, enc, _ := keyring.Generate("e2e-data", nil)
+	_, sig, _ := keyring.Generate("e2e-seal", nil)
+	return []string{"ENCRYPTION_KEYS=" + enc, "SIGNING_KEY_SECRETS=" + sig}
+}
+
+// seededBackend prepares a throwaway database for backend processes: it
+// runs the backend's migrate, seed (students students, one week of
+// sessions) and `accounts demo` commands, and returns the environment
+// every `backend serve` of the test shares (database, Redis, keyrings, QR
+// signing key, a low bcrypt cost) and the demo accounts file.
+func seededBackend(t *testing.T, backendBin string, students int) (env []string, accounts string) {
+	t.Helper()
+	db := testdb.NewEmpty(t)
+	env = append(keyringEnv(), "DATABASE_URL="+db.URL, "REDIS_URL="+testdb.RedisURL(t), "AUTH_BCRYPT_COST=10",
+		"QR_SIGNING_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	accounts = filepath.Join(t.TempDir(), "demo-accounts.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, args := range [][]string{{"migrate", "up"}, {"seed", "--students", strconv.Itoa(students), "--weeks", "1"},
+		{"accounts", "demo", "--dev", "--out", accounts}} {
+		cmd := exec.CommandContext(ctx, backendBin, args...)
+		cmd.Env = append(os.Environ(), env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("backend %v: %v\n%s", args, err, out)
+		}
+	}
+	return env, accounts
+}
+
+// startReadyBackend starts `backend serve` with env on a free loopback
+// address and waits up to 30 s for its /ready to answer 200.
+func startReadyBackend(t *testing.T, env []string, backendBin string) (*proc, string) {
+	t.Helper()
+	addr := testkit.UnusedAddr(t)
+	p := start(t, env, backendBin, "serve", "--listen", addr)
+	testkit.Poll(t, 30*time.Second, "backend "+addr+" to be ready", func() bool {
+		resp, err := client.Get("http://" + addr + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return p, addr
+}
+
 // gatewayAddrs waits for the gateway's "gateway serving" log line and
 // returns its https and admin addresses.
 func gatewayAddrs(t *testing.T, p *proc) (https, admin string) {
@@ -158,43 +208,12 @@ func gatewayAddrs(t *testing.T, p *proc) (https, admin string) {
 
 func TestStackServesStudentsOverHTTPSAndSurvivesBackendLoss(t *testing.T) {
 	gatewayBin, backendBin := binaries(t)
-	db := testdb.NewEmpty(t)
-	// Outside --dev the backend needs its two keyrings and the QR signing
-	// key; both instances share them (and the signing keys the keyrings
-	// seal, in PostgreSQL).
-	_, enc, _ := keyring.Generate("e2e-data", nil)
-	_, sig, _ := keyring.Generate("e2e-seal", nil)
-	env := []string{"DATABASE_URL=" + db.URL, "REDIS_URL=" + testdb.RedisURL(t),
-		"ENCRYPTION_KEYS=" + enc, "SIGNING_KEY_SECRETS=" + sig, "AUTH_BCRYPT_COST=10",
-		"QR_SIGNING_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
-	accounts := filepath.Join(t.TempDir(), "demo-accounts.json")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for _, args := range [][]string{{"migrate", "up"}, {"seed", "--students", "300", "--weeks", "1"},
-		{"accounts", "demo", "--dev", "--out", accounts}} {
-		cmd := exec.CommandContext(ctx, backendBin, args...)
-		cmd.Env = append(os.Environ(), env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("backend %v: %v\n%s", args, err, out)
-		}
-	}
-
-	b1, b2 := testkit.UnusedAddr(t), testkit.UnusedAddr(t)
-	backends := []*proc{
-		start(t, env, backendBin, "serve", "--listen", b1),
-		start(t, env, backendBin, "serve", "--listen", b2),
-	}
-	for _, a := range []string{b1, b2} {
-		testkit.Poll(t, 30*time.Second, "backend "+a+" to be ready", func() bool {
-			resp, err := client.Get("http://" + a + "/ready")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 200
-		})
-	}
+	env, accounts := seededBackend(t, backendBin, 300)
+	// Both instances share the keyrings (and the signing keys they seal,
+	// in PostgreSQL).
+	p1, b1 := startReadyBackend(t, env, backendBin)
+	p2, b2 := startReadyBackend(t, env, backendBin)
+	backends := []*proc{p1, p2}
 
 	runtime := t.TempDir()
 	cfg := filepath.Join(runtime, "gateway.yaml")
@@ -385,10 +404,7 @@ func TestBackendWithUnreachableDatabaseExitsWithOneLine(t *testing.T) {
 	_, backendBin := binaries(t)
 	dead := testkit.UnusedAddr(t)
 	cmd := exec.Command(backendBin, "serve", "--listen", testkit.UnusedAddr(t))
-	_, enc, _ := keyring.Generate("e2e-data", nil)
-	_, sig, _ := keyring.Generate("e2e-seal", nil)
-	cmd.Env = append(os.Environ(), "DATABASE_URL=postgres://campus:secret@"+dead+"/campus?connect_timeout=2",
-		"ENCRYPTION_KEYS="+enc, "SIGNING_KEY_SECRETS="+sig)
+	cmd.Env = append(append(os.Environ(), keyringEnv()...), "DATABASE_URL=postgres://campus:secret@"+dead+"/campus?connect_timeout=2")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
