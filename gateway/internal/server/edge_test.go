@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -10,7 +9,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,10 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
-	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/testpki"
 	"github.com/campshub360/edge/shared/testkit"
 	"github.com/campshub360/edge/shared/token"
@@ -137,34 +133,8 @@ upstreams:
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := New(cfg, Options{ConfigPath: path, Log: log, Registry: prometheus.NewRegistry(), Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &gw{srv: srv, addrs: srv.Addrs(), cancel: cancel, done: make(chan error, 1), cfg: path}
-	go func() { g.done <- srv.Serve(ctx) }()
-	g.client = &http.Client{
-		Timeout:       5 * time.Second,
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.ca.Pool(), ServerName: "campus.test"}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-g.done:
-		case <-time.After(10 * time.Second):
-			t.Error("gateway did not shut down")
-		}
-	})
+	g := serveFile(t, path, Options{})
+	g.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.ca.Pool(), ServerName: "campus.test"}}
 	e.gw = g
 	// The key set is fetched in the background at start.
 	pollUntil(t, func() bool { return e.jwksHits.Load() > 0 })

@@ -2,11 +2,9 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
-	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/shared/testkit"
 )
 
@@ -76,35 +72,9 @@ func writeYAML(t *testing.T, path, dir, server, extra string, upstreams ...strin
 
 func startFile(t *testing.T, path string) *gateway {
 	t.Helper()
-	cfg, err := config.Load(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	access := &testkit.SyncBuffer{}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := New(cfg, Options{ConfigPath: path, Log: log, AccessLog: access, Registry: prometheus.NewRegistry(), Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &gw{srv: srv, addrs: srv.Addrs(), cancel: cancel, done: make(chan error, 1), cfg: path}
-	go func() { g.done <- srv.Serve(ctx) }()
-	g.client = &http.Client{
-		Timeout:       5 * time.Second,
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: false, DisableCompression: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-g.done:
-		case <-time.After(10 * time.Second):
-			t.Error("gateway did not shut down")
-		}
-	})
+	g := serveFile(t, path, Options{AccessLog: access})
+	g.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableCompression: true}
 	return &gateway{gw: g, access: access}
 }
 
