@@ -190,11 +190,8 @@ func transition(action domain.SessionAction) handler {
 		if err != nil {
 			return err
 		}
-		if len(ctx.PostBody()) > 0 {
-			var empty struct{}
-			if err := decodeJSON(ctx, &empty, smallBody); err != nil {
-				return err
-			}
+		if err := emptyBody(ctx); err != nil {
+			return err
 		}
 		res, err := a.store.Transition(queryContext(ctx), actorOf(caller(ctx)), id, action)
 		if err != nil {
@@ -404,11 +401,8 @@ func issueQR(a *API, ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	if len(ctx.PostBody()) > 0 {
-		var empty struct{}
-		if err := decodeJSON(ctx, &empty, smallBody); err != nil {
-			return err
-		}
+	if err := emptyBody(ctx); err != nil {
+		return err
 	}
 	if _, err := a.store.OpenForQR(queryContext(ctx), scopeOf(caller(ctx)), id); err != nil {
 		return err
