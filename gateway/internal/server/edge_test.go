@@ -141,21 +141,6 @@ upstreams:
 	return e
 }
 
-func (e *edgeEnv) do(t *testing.T, method, path string, hdr map[string]string, body string) (*http.Response, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest(method, "https://"+e.addrs.HTTPS+path, strings.NewReader(body))
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := e.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
-}
-
 func (e *edgeEnv) token(t *testing.T, sub, role string, at time.Time) string {
 	t.Helper()
 	s := *e.signer

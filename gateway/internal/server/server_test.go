@@ -152,9 +152,18 @@ func serveFile(t *testing.T, path string, o Options) *gw {
 	return g
 }
 
+// get sends a GET of path with the headers hdr to the HTTPS listener and
+// returns the response and its whole body.
 func (g *gw) get(t *testing.T, path string, hdr map[string]string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "https://"+g.addrs.HTTPS+path, nil)
+	return g.do(t, http.MethodGet, path, hdr, "")
+}
+
+// do sends method path with the headers hdr and body to the HTTPS
+// listener and returns the response and its whole body.
+func (g *gw) do(t *testing.T, method, path string, hdr map[string]string, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "https://"+g.addrs.HTTPS+path, strings.NewReader(body))
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
