@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -21,8 +19,8 @@ import (
 
 	"github.com/goccy/go-yaml"
 
-	"github.com/campshub360/edge/backend/internal/keyring"
 	"github.com/campshub360/edge/backend/internal/testdb"
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // deployDir is deploy/ of the workspace, relative to this package.
@@ -387,34 +385,8 @@ func gatewayConfigForTest(t *testing.T, runtime, backend, failing string) string
 func TestDeployMetricNamesAreExported(t *testing.T) {
 	used, queries := queriedMetrics(t)
 	gatewayBin, backendBin := binaries(t)
-	db := testdb.NewEmpty(t)
-	_, enc, _ := keyring.Generate("e2e-data", nil)
-	_, sig, _ := keyring.Generate("e2e-seal", nil)
-	env := []string{"DATABASE_URL=" + db.URL, "REDIS_URL=" + testdb.RedisURL(t),
-		"ENCRYPTION_KEYS=" + enc, "SIGNING_KEY_SECRETS=" + sig, "AUTH_BCRYPT_COST=10",
-		"QR_SIGNING_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
-	accounts := filepath.Join(t.TempDir(), "demo-accounts.json")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for _, args := range [][]string{{"migrate", "up"}, {"seed", "--students", "60", "--weeks", "1"},
-		{"accounts", "demo", "--dev", "--out", accounts}} {
-		cmd := exec.CommandContext(ctx, backendBin, args...)
-		cmd.Env = append(os.Environ(), env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("backend %v: %v\n%s", args, err, out)
-		}
-	}
-	backendAddr := freePort(t)
-	start(t, env, backendBin, "serve", "--listen", backendAddr)
-	poll(t, 30*time.Second, "the backend to be ready", func() bool {
-		resp, err := client.Get("http://" + backendAddr + "/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	env, accounts := seededBackend(t, backendBin, 60)
+	_, backendAddr := startReadyBackend(t, env, backendBin)
 
 	runtime := t.TempDir()
 	// An instance that passes the active health check but answers every
@@ -454,7 +426,7 @@ func TestDeployMetricNamesAreExported(t *testing.T) {
 	}
 	base := "https://" + httpsAddr
 	// The gateway verifies tokens once it has the backend's JWK Set.
-	poll(t, 30*time.Second, "the gateway to load the JWK Set", func() bool {
+	testkit.Poll(t, 30*time.Second, "the gateway to load the JWK Set", func() bool {
 		_, _, m := get(t, "http://"+adminAddr+"/metrics")
 		return strings.Contains(string(m), `gateway_auth_jwks_fetches_total{result="success"}`)
 	})

@@ -11,11 +11,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,22 +24,14 @@ import (
 
 	"github.com/campshub360/edge/backend/internal/keyring"
 	"github.com/campshub360/edge/backend/internal/testdb"
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // binaries builds the gateway and backend commands once per test binary.
 var buildOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "campshub360-e2e-bin-")
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator),
+	return testkit.GoBuild("campshub360-e2e-bin-",
 		"github.com/campshub360/edge/gateway/cmd/gateway",
 		"github.com/campshub360/edge/backend/cmd/backend")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return dir, nil
 })
 
 func binaries(t *testing.T) (gateway, backend string) {
@@ -54,32 +46,15 @@ func binaries(t *testing.T) (gateway, backend string) {
 // proc is a started process whose output is captured.
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *testkit.SyncBuffer
 	done   chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func start(t *testing.T, env []string, name string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
-	p := &proc{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, stderr: &testkit.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout = io.Discard
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
@@ -122,28 +97,6 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// poll calls f until it returns true or the deadline passes.
-func poll(t *testing.T, within time.Duration, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 var client = &http.Client{
 	Timeout:   10 * time.Second,
 	Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
@@ -176,11 +129,60 @@ func getAuth(t *testing.T, url, token string) (int, http.Header, []byte) {
 	return resp.StatusCode, resp.Header, b
 }
 
+// keyringEnv returns freshly generated ENCRYPTION_KEYS and
+// SIGNING_KEY_SECRETS, the keyrings `backend serve` requires outside --dev.
+func keyringEnv() []string {
+	_, enc, _ := keyring.Generate("e2e-data", nil)
+	_, sig, _ := keyring.Generate("e2e-seal", nil)
+	return []string{"ENCRYPTION_KEYS=" + enc, "SIGNING_KEY_SECRETS=" + sig}
+}
+
+// seededBackend prepares a throwaway database for backend processes: it
+// runs the backend's migrate, seed (students students, one week of
+// sessions) and `accounts demo` commands, and returns the environment
+// every `backend serve` of the test shares (database, Redis, keyrings, QR
+// signing key, a low bcrypt cost) and the demo accounts file.
+func seededBackend(t *testing.T, backendBin string, students int) (env []string, accounts string) {
+	t.Helper()
+	db := testdb.NewEmpty(t)
+	env = append(keyringEnv(), "DATABASE_URL="+db.URL, "REDIS_URL="+testdb.RedisURL(t), "AUTH_BCRYPT_COST=10",
+		"QR_SIGNING_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	accounts = filepath.Join(t.TempDir(), "demo-accounts.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, args := range [][]string{{"migrate", "up"}, {"seed", "--students", strconv.Itoa(students), "--weeks", "1"},
+		{"accounts", "demo", "--dev", "--out", accounts}} {
+		cmd := exec.CommandContext(ctx, backendBin, args...)
+		cmd.Env = append(os.Environ(), env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("backend %v: %v\n%s", args, err, out)
+		}
+	}
+	return env, accounts
+}
+
+// startReadyBackend starts `backend serve` with env on a free loopback
+// address and waits up to 30 s for its /ready to answer 200.
+func startReadyBackend(t *testing.T, env []string, backendBin string) (*proc, string) {
+	t.Helper()
+	addr := testkit.UnusedAddr(t)
+	p := start(t, env, backendBin, "serve", "--listen", addr)
+	testkit.Poll(t, 30*time.Second, "backend "+addr+" to be ready", func() bool {
+		resp, err := client.Get("http://" + addr + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return p, addr
+}
+
 // gatewayAddrs waits for the gateway's "gateway serving" log line and
 // returns its https and admin addresses.
 func gatewayAddrs(t *testing.T, p *proc) (https, admin string) {
 	t.Helper()
-	poll(t, 30*time.Second, "the gateway to start serving", func() bool {
+	testkit.Poll(t, 30*time.Second, "the gateway to start serving", func() bool {
 		sc := bufio.NewScanner(strings.NewReader(p.stderr.String()))
 		for sc.Scan() {
 			var line struct {
@@ -206,43 +208,12 @@ func gatewayAddrs(t *testing.T, p *proc) (https, admin string) {
 
 func TestStackServesStudentsOverHTTPSAndSurvivesBackendLoss(t *testing.T) {
 	gatewayBin, backendBin := binaries(t)
-	db := testdb.NewEmpty(t)
-	// Outside --dev the backend needs its two keyrings and the QR signing
-	// key; both instances share them (and the signing keys the keyrings
-	// seal, in PostgreSQL).
-	_, enc, _ := keyring.Generate("e2e-data", nil)
-	_, sig, _ := keyring.Generate("e2e-seal", nil)
-	env := []string{"DATABASE_URL=" + db.URL, "REDIS_URL=" + testdb.RedisURL(t),
-		"ENCRYPTION_KEYS=" + enc, "SIGNING_KEY_SECRETS=" + sig, "AUTH_BCRYPT_COST=10",
-		"QR_SIGNING_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
-	accounts := filepath.Join(t.TempDir(), "demo-accounts.json")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for _, args := range [][]string{{"migrate", "up"}, {"seed", "--students", "300", "--weeks", "1"},
-		{"accounts", "demo", "--dev", "--out", accounts}} {
-		cmd := exec.CommandContext(ctx, backendBin, args...)
-		cmd.Env = append(os.Environ(), env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("backend %v: %v\n%s", args, err, out)
-		}
-	}
-
-	b1, b2 := freePort(t), freePort(t)
-	backends := []*proc{
-		start(t, env, backendBin, "serve", "--listen", b1),
-		start(t, env, backendBin, "serve", "--listen", b2),
-	}
-	for _, a := range []string{b1, b2} {
-		poll(t, 30*time.Second, "backend "+a+" to be ready", func() bool {
-			resp, err := client.Get("http://" + a + "/ready")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 200
-		})
-	}
+	env, accounts := seededBackend(t, backendBin, 300)
+	// Both instances share the keyrings (and the signing keys they seal,
+	// in PostgreSQL).
+	p1, b1 := startReadyBackend(t, env, backendBin)
+	p2, b2 := startReadyBackend(t, env, backendBin)
+	backends := []*proc{p1, p2}
 
 	runtime := t.TempDir()
 	cfg := filepath.Join(runtime, "gateway.yaml")
@@ -431,12 +402,9 @@ func loginVia(t *testing.T, base, username, password string) string {
 
 func TestBackendWithUnreachableDatabaseExitsWithOneLine(t *testing.T) {
 	_, backendBin := binaries(t)
-	dead := freePort(t)
-	cmd := exec.Command(backendBin, "serve", "--listen", freePort(t))
-	_, enc, _ := keyring.Generate("e2e-data", nil)
-	_, sig, _ := keyring.Generate("e2e-seal", nil)
-	cmd.Env = append(os.Environ(), "DATABASE_URL=postgres://campus:secret@"+dead+"/campus?connect_timeout=2",
-		"ENCRYPTION_KEYS="+enc, "SIGNING_KEY_SECRETS="+sig)
+	dead := testkit.UnusedAddr(t)
+	cmd := exec.Command(backendBin, "serve", "--listen", testkit.UnusedAddr(t))
+	cmd.Env = append(append(os.Environ(), keyringEnv()...), "DATABASE_URL=postgres://campus:secret@"+dead+"/campus?connect_timeout=2")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
@@ -457,7 +425,7 @@ func TestBackendWithUnreachableDatabaseExitsWithOneLine(t *testing.T) {
 
 func TestBackendRefusesToStartWithoutSecrets(t *testing.T) {
 	_, backendBin := binaries(t)
-	cmd := exec.Command(backendBin, "serve", "--listen", freePort(t))
+	cmd := exec.Command(backendBin, "serve", "--listen", testkit.UnusedAddr(t))
 	env := []string{"DATABASE_URL=postgres://campus:pw@127.0.0.1:1/campus"}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "ENCRYPTION_KEYS") && !strings.HasPrefix(kv, "SIGNING_KEY_SECRETS") {

@@ -26,19 +26,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
+
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 var buildOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "campshub360-gateway-e2e-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "gateway")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/campshub360/edge/gateway/cmd/gateway").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
+	dir, err := testkit.GoBuild("campshub360-gateway-e2e-", "github.com/campshub360/edge/gateway/cmd/gateway")
+	return filepath.Join(dir, "gateway"), err
 })
 
 func gatewayBinary(t *testing.T) string {
@@ -52,14 +46,7 @@ func gatewayBinary(t *testing.T) string {
 
 func testRedisURL(t *testing.T) string {
 	t.Helper()
-	url := os.Getenv("TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CAMPSHUB_INTEGRATION") == "required" {
-			t.Fatal("TEST_REDIS_URL is not set")
-		}
-		t.Skip("TEST_REDIS_URL not set")
-	}
-	return url
+	return testkit.Env(t, "TEST_REDIS_URL")
 }
 
 func randomHex(n int) string {
@@ -86,25 +73,7 @@ type gateway struct {
 	cmd          *exec.Cmd
 	https, admin string
 	done         chan struct{}
-	stderr       *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) add(line string) {
-	s.mu.Lock()
-	s.b.WriteString(line)
-	s.b.WriteByte('\n')
-	s.mu.Unlock()
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	stderr       *testkit.SyncBuffer
 }
 
 // startGateway runs the gateway binary with the given rate-limit section
@@ -138,13 +107,13 @@ routes:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	g := &gateway{cmd: cmd, done: make(chan struct{}), stderr: &syncBuffer{}}
+	g := &gateway{cmd: cmd, done: make(chan struct{}), stderr: &testkit.SyncBuffer{}}
 	ready := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(errPipe)
 		for sc.Scan() {
 			line := sc.Text()
-			g.stderr.add(line)
+			fmt.Fprintln(g.stderr, line)
 			var m map[string]any
 			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "gateway serving" {
 				https, _ := m["https"].(string)
@@ -329,17 +298,6 @@ type redisProc struct {
 	cmd            *exec.Cmd
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
-}
-
 func (r *redisProc) start(t *testing.T) {
 	t.Helper()
 	r.cmd = exec.Command(r.bin, "--port", r.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -376,7 +334,8 @@ func TestRedisLossFallsBackAndRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal("redis-server not found (scripts/test.sh installs it)")
 	}
-	r := &redisProc{bin: bin, port: freePort(t), dir: t.TempDir()}
+	_, port, _ := net.SplitHostPort(testkit.UnusedAddr(t))
+	r := &redisProc{bin: bin, port: port, dir: t.TempDir()}
 	r.start(t)
 	redisURL := "redis://127.0.0.1:" + r.port + "/0"
 	const storeTimeout = 50 * time.Millisecond

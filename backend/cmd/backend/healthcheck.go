@@ -6,12 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/campshub360/edge/backend/internal/config"
+	"github.com/campshub360/edge/shared/healthprobe"
 )
 
 // healthcheck implements `backend healthcheck [--listen HOST:PORT]
@@ -32,48 +30,18 @@ func healthcheck(ctx context.Context, args []string, stdout io.Writer) error {
 	if *timeout <= 0 {
 		return &flagError{err: errors.New("--timeout must be positive")}
 	}
-	host, port, err := net.SplitHostPort(*listen)
-	if err != nil || port == "" || port == "0" {
-		return &flagError{err: fmt.Errorf("--listen %q must be host:port with a fixed port", *listen)}
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-		if ip != nil && ip.To4() == nil {
-			host = "::1"
-		}
-	}
 	path := "/health/"
 	if *ready {
 		path = "/ready"
 	}
-	target := "http://" + net.JoinHostPort(host, port) + path
-
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	target, err := healthprobe.LoopbackURL(*listen, path)
 	if err != nil {
-		return fmt.Errorf("healthcheck %s: %w", target, err)
+		return &flagError{err: fmt.Errorf("--listen %q must be host:port with a fixed port", *listen)}
 	}
-	client := &http.Client{
-		Transport:     &http.Transport{Proxy: nil, DisableKeepAlives: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	resp, err := client.Do(req)
+	status, err := healthprobe.Get(ctx, target, *timeout)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("healthcheck %s: no answer within %s", target, *timeout)
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("healthcheck %s: %w", target, err)
+		return fmt.Errorf("healthcheck: %w", err)
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("healthcheck %s answered %d", target, resp.StatusCode)
-	}
-	fmt.Fprintf(stdout, "ok: %s answered %d\n", target, resp.StatusCode)
+	fmt.Fprintf(stdout, "ok: %s answered %d\n", target, status)
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // backendStub answers /health/ with 200 and /ready with readyStatus.
@@ -60,7 +62,7 @@ func TestHealthcheckWildcardListenProbesLoopback(t *testing.T) {
 
 func TestHealthcheckFailures(t *testing.T) {
 	t.Parallel()
-	closed := closedAddr(t)
+	closed := testkit.UnusedAddr(t)
 	_, err := runCmd(t, nil, "healthcheck", "--listen", closed)
 	if err == nil || !strings.Contains(err.Error(), closed) {
 		t.Fatalf("unreachable: %v, want an error naming %s", err, closed)

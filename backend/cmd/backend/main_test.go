@@ -19,6 +19,7 @@ import (
 
 	"github.com/campshub360/edge/backend/internal/keyring"
 	"github.com/campshub360/edge/backend/internal/testdb"
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // testQRKey is a QR_SIGNING_KEY for tests (base64 of 32 bytes).
@@ -42,24 +43,6 @@ var testEnv = func() map[string]string {
 	return map[string]string{"ENCRYPTION_KEYS": enc, "SIGNING_KEY_SECRETS": sig, "QR_SIGNING_KEY": testQRKey, "AUTH_BCRYPT_COST": "10"}
 }()
 
-// lockedBuffer collects output written by a running server.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func runCmd(t *testing.T, env map[string]string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -69,20 +52,9 @@ func runCmd(t *testing.T, env map[string]string, args ...string) (string, error)
 	return out.String(), err
 }
 
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func TestRunUnreachableDatabase(t *testing.T) {
 	t.Parallel()
-	addr := closedAddr(t)
+	addr := testkit.UnusedAddr(t)
 	start := time.Now()
 	_, err := runCmd(t, map[string]string{"DATABASE_URL": "postgres://campus:hunter2@" + addr + "/campus?sslmode=disable",
 		"QR_SIGNING_KEY": testQRKey}, "serve", "--listen", "127.0.0.1:0")
@@ -358,7 +330,7 @@ func TestCommandsEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs lockedBuffer
+	var logs testkit.SyncBuffer
 	served := make(chan error, 1)
 	go func() {
 		served <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--runtime-dir", dir}, envOf(env), io.Discard, &logs)
@@ -424,13 +396,13 @@ func TestServeWithoutOrWithUnreachableRedis(t *testing.T) {
 		readyStatus             int
 	}{
 		{"unset", "", "REDIS_URL is not set; serving without Redis", 200},
-		{"unreachable", "redis://" + closedAddr(t) + "/0", "Redis is unreachable", 200},
+		{"unreachable", "redis://" + testkit.UnusedAddr(t) + "/0", "Redis is unreachable", 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			var logs lockedBuffer
+			var logs testkit.SyncBuffer
 			served := make(chan error, 1)
 			env := map[string]string{"DATABASE_URL": db.URL, "REDIS_URL": tc.redisURL, "READY_TIMEOUT": "3s", "QR_SIGNING_KEY": testQRKey}
 			go func() {

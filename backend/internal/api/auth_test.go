@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/campshub360/edge/backend/internal/auth"
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 const goodPassword = "correct horse battery staple"
@@ -302,7 +303,7 @@ func TestRevocationHoldsWithoutRedis(t *testing.T) {
 	other := withRedis.login(t, "r@staff.example", goodPassword)
 
 	// A second instance whose Redis is down shares the database.
-	down := newStackOn(t, withRedis.db, stackOptions{redisURL: "redis://" + closedPort(t) + "/0"})
+	down := newStackOn(t, withRedis.db, stackOptions{redisURL: "redis://" + testkit.UnusedAddr(t) + "/0"})
 	if r := down.call(t, "GET", "/api/v1/me", tk.AccessToken, nil, nil); r.status != 200 {
 		t.Fatalf("token on the Redis-less instance: %d %s", r.status, r.body)
 	}

@@ -59,6 +59,16 @@ func bodyWithin(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
 	return body, nil
 }
 
+// emptyBody accepts an action without a body or with an empty JSON object
+// ({}); anything else is refused as decodeJSON refuses it.
+func emptyBody(ctx *fasthttp.RequestCtx) error {
+	if len(ctx.PostBody()) == 0 {
+		return nil
+	}
+	var empty struct{}
+	return decodeJSON(ctx, &empty, smallBody)
+}
+
 // decodeJSON decodes the request body into v strictly: the media type is
 // JSON, the body is at most limit bytes and holds exactly one JSON object,
 // every member is a known field of the right type. Violations are an

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ func sampleStudents(n int) []domain.Student {
 	now := time.Date(2026, 11, 29, 8, 2, 20, 123456000, time.UTC)
 	out := make([]domain.Student, n)
 	for i := range out {
-		out[i] = domain.Student{ID: uuid.New(), RollNumber: "CSE2024A" + itoa(100+i), FirstName: "Aarav <\"x\">", LastName: "Sharma\u2028&\x01",
+		out[i] = domain.Student{ID: uuid.New(), RollNumber: "CSE2024A" + strconv.Itoa(100+i), FirstName: "Aarav <\"x\">", LastName: "Sharma\u2028&\x01",
 			Email: "aarav.sharma@students.campshub360.example", Department: "CSE", Program: "BTECH-CSE", YearOfStudy: 3, Section: "A",
 			Status: domain.StudentActive, CreatedAt: now, UpdatedAt: now}
 		if i%2 == 0 {

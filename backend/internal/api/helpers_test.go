@@ -24,25 +24,8 @@ import (
 	"github.com/campshub360/edge/backend/internal/audit"
 	"github.com/campshub360/edge/backend/internal/authz/authztest"
 	"github.com/campshub360/edge/backend/internal/qr"
+	"github.com/campshub360/edge/shared/testkit"
 )
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // fakeClock is a settable clock shared by the API, the store and the QR
 // signer of a test.
@@ -104,7 +87,7 @@ func (r *recorder) find(action string) []audit.Event {
 // server is an API served on a real loopback socket.
 type server struct {
 	base   string
-	logs   *syncBuffer
+	logs   *testkit.SyncBuffer
 	reg    *prometheus.Registry
 	client *http.Client
 	tokens *authztest.Tokens
@@ -123,7 +106,7 @@ var testQRKey = []byte("0123456789abcdef0123456789abcdef-test-key")
 // ends.
 func start(t testing.TB, d api.Deps) *server {
 	t.Helper()
-	s := &server{logs: &syncBuffer{}, reg: prometheus.NewRegistry(), client: &http.Client{Timeout: 30 * time.Second}, tokens: authztest.New()}
+	s := &server{logs: &testkit.SyncBuffer{}, reg: prometheus.NewRegistry(), client: &http.Client{Timeout: 30 * time.Second}, tokens: authztest.New()}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -323,15 +306,3 @@ func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Disca
 func idGen() *requestid.Generator { return requestid.NewGenerator(nil) }
 
 func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
-
-// poll calls f until it returns true or within passes.
-func poll(t *testing.T, within time.Duration, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/campshub360/edge/shared/problem"
@@ -240,7 +241,7 @@ func buildOpenAPI(table []routeSpec) ([]byte, error) {
 		case r.doc.media != "":
 			ok["content"] = map[string]any{r.doc.media: map[string]any{"schema": map[string]any{"type": "object"}}}
 		}
-		responses := map[string]any{itoa(status): ok,
+		responses := map[string]any{strconv.Itoa(status): ok,
 			"400": problemResponse("invalid parameters or body, each error naming its field"),
 			"503": problemResponse("a backing service did not answer in time")}
 		if r.method == "GET" {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/campshub360/edge/backend/internal/authz"
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // concrete fills a route template's parameters with well-formed values.
@@ -205,7 +206,7 @@ func TestAuditTrail(t *testing.T) {
 			RequestID *string         `json:"request_id"`
 		}
 	}
-	poll(t, 10*time.Second, "the audit event to be written", func() bool {
+	testkit.Poll(t, 10*time.Second, "the audit event to be written", func() bool {
 		ok(t, c.auditor.get(t, "/api/v1/audit-events?entity=student&entity_id="+s.ID), 200, &page)
 		return len(page.Items) == 1
 	})

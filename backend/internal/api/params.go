@@ -222,13 +222,13 @@ func (q *query) percent(name string, def domain.Percent) domain.Percent {
 		q.note(name, "")
 		return def
 	}
-	h, good := parseHundredths(string(v))
-	if !good || h > 10000 {
+	h, good := domain.ParsePercent(string(v))
+	if !good {
 		q.bad(name, "must be a percentage from 0 to 100 with at most 2 decimals")
 		return def
 	}
-	q.note(name, strconv.FormatInt(h, 10))
-	return domain.Percent(h)
+	q.note(name, strconv.FormatInt(int64(h), 10))
+	return h
 }
 
 // page returns the paging of a list named scope: limit (default 50) and
@@ -311,32 +311,6 @@ func parseSmallInt(b []byte) (int, bool) {
 			return 0, false
 		}
 		n = n*10 + int(c-'0')
-	}
-	return n, true
-}
-
-// parseHundredths parses a non-negative decimal with at most two
-// fractional digits into hundredths.
-func parseHundredths(s string) (int64, bool) {
-	intPart, frac, hasDot := strings.Cut(s, ".")
-	if intPart == "" || len(intPart) > 3 || (hasDot && (frac == "" || len(frac) > 2)) {
-		return 0, false
-	}
-	var n int64
-	for _, c := range intPart {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	n *= 100
-	mult := int64(10)
-	for _, c := range frac {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n += int64(c-'0') * mult
-		mult /= 10
 	}
 	return n, true
 }

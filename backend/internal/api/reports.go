@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -307,6 +306,3 @@ func shortages(a *API, ctx *fasthttp.RequestCtx) error {
 			SectionID: x.SectionID.String(), CourseCode: x.CourseCode, SectionCode: x.SectionCode, tallyJSON: toTally(x.Tally, sq.Threshold)}
 	}, privateCache, tags.Terms, tags.Sections)
 }
-
-// itoa is strconv.Itoa, for brevity in messages.
-func itoa(n int) string { return strconv.Itoa(n) }

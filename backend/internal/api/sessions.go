@@ -38,7 +38,17 @@ func (a *API) sessionQuery(q *query) domain.SessionQuery {
 	return sq
 }
 
-func sendSessions(ctx *fasthttp.RequestCtx, q *query, scope string, pg domain.Page[domain.AttendanceSession]) error {
+// serveSessions answers a session list: the sessions sq selects (filters
+// parsed from q) in the caller's scope, a page of the list named scope.
+func (a *API) serveSessions(ctx *fasthttp.RequestCtx, q *query, sq domain.SessionQuery, scope string) error {
+	sq.Page = q.page(scope)
+	if err := q.err(); err != nil {
+		return err
+	}
+	pg, err := a.store.ListSessions(queryContext(ctx), scopeOf(caller(ctx)), sq)
+	if err != nil {
+		return err
+	}
 	next, err := q.next(scope, pg.Next)
 	if err != nil {
 		return err
@@ -57,15 +67,7 @@ func listSessions(a *API, ctx *fasthttp.RequestCtx) error {
 	q := parseQuery(ctx.QueryArgs(), true, "faculty_id", "section_id", "date", "from", "to", "status")
 	sq := a.sessionQuery(q)
 	sq.FacultyID, sq.SectionID = q.id("faculty_id"), q.id("section_id")
-	sq.Page = q.page("sessions")
-	if err := q.err(); err != nil {
-		return err
-	}
-	pg, err := a.store.ListSessions(queryContext(ctx), scopeOf(caller(ctx)), sq)
-	if err != nil {
-		return err
-	}
-	return sendSessions(ctx, q, "sessions", pg)
+	return a.serveSessions(ctx, q, sq, "sessions")
 }
 
 // mySessions serves GET /api/v1/me/sessions: a faculty member's sessions,
@@ -75,16 +77,7 @@ func mySessions(a *API, ctx *fasthttp.RequestCtx) error {
 	if q.raw["date"] == nil && q.raw["from"] == nil && q.raw["to"] == nil {
 		q.raw["date"] = []byte("today")
 	}
-	sq := a.sessionQuery(q)
-	sq.Page = q.page("my-sessions")
-	if err := q.err(); err != nil {
-		return err
-	}
-	pg, err := a.store.ListSessions(queryContext(ctx), scopeOf(caller(ctx)), sq)
-	if err != nil {
-		return err
-	}
-	return sendSessions(ctx, q, "my-sessions", pg)
+	return a.serveSessions(ctx, q, a.sessionQuery(q), "my-sessions")
 }
 
 func getSession(a *API, ctx *fasthttp.RequestCtx) error {
@@ -197,11 +190,8 @@ func transition(action domain.SessionAction) handler {
 		if err != nil {
 			return err
 		}
-		if len(ctx.PostBody()) > 0 {
-			var empty struct{}
-			if err := decodeJSON(ctx, &empty, smallBody); err != nil {
-				return err
-			}
+		if err := emptyBody(ctx); err != nil {
+			return err
 		}
 		res, err := a.store.Transition(queryContext(ctx), actorOf(caller(ctx)), id, action)
 		if err != nil {
@@ -411,11 +401,8 @@ func issueQR(a *API, ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	if len(ctx.PostBody()) > 0 {
-		var empty struct{}
-		if err := decodeJSON(ctx, &empty, smallBody); err != nil {
-			return err
-		}
+	if err := emptyBody(ctx); err != nil {
+		return err
 	}
 	if _, err := a.store.OpenForQR(queryContext(ctx), scopeOf(caller(ctx)), id); err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/campshub360/edge/backend/internal/api"
 	"github.com/campshub360/edge/backend/internal/testdb"
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // item mirrors a student item of the API.
@@ -385,7 +386,7 @@ func TestReadinessWithRedis(t *testing.T) {
 	}
 	up := redis.NewClient(opts)
 	t.Cleanup(func() { _ = up.Close() })
-	down := redis.NewClient(&redis.Options{Addr: closedAddr(t), DialTimeout: time.Second, MaxRetries: -1})
+	down := redis.NewClient(&redis.Options{Addr: testkit.UnusedAddr(t), DialTimeout: time.Second, MaxRetries: -1})
 	t.Cleanup(func() { _ = down.Close() })
 
 	ok := func(ctx context.Context) error { return nil }

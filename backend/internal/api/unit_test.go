@@ -84,17 +84,6 @@ func startFake(t *testing.T, d api.Deps) *server {
 	return srv
 }
 
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func TestPanicBecomesInternalProblem(t *testing.T) {
 	t.Parallel()
 	srv := startFake(t, api.Deps{Store: fakeStore{panic: true}})

@@ -549,31 +549,45 @@ func (s *Service) Me(ctx context.Context, p *authz.Principal) (Account, error) {
 	return s.o.Store.AccountByID(ctx, p.UserID)
 }
 
+// reauthenticate confirms that the caller of a sensitive account change
+// still knows the password: p must be a user session (ErrNotUserSession
+// otherwise), the account must not be locked out (*LockedError), and a
+// wrong password counts towards lockout, is audited as failAction and
+// returns ErrPasswordMismatch. It returns the account and the time of the
+// check.
+func (s *Service) reauthenticate(ctx context.Context, p *authz.Principal, password string, m Meta, failAction string) (Account, time.Time, error) {
+	if p.TokenID == "" {
+		return Account{}, time.Time{}, ErrNotUserSession
+	}
+	now := s.o.Now()
+	acct, err := s.o.Store.AccountByID(ctx, p.UserID)
+	if err != nil {
+		return Account{}, time.Time{}, err
+	}
+	if locked, retry := s.o.AccountLockout.Locked(acct.Failures, now); locked {
+		return Account{}, time.Time{}, &LockedError{RetryAfter: retry}
+	}
+	ok, _, err := s.o.Hasher.Compare(ctx, acct.PasswordHash, password)
+	if err != nil {
+		return Account{}, time.Time{}, err
+	}
+	if !ok {
+		if err := s.recordFailure(ctx, acct, true, "", "", now, m, failAction); err != nil {
+			return Account{}, time.Time{}, err
+		}
+		return Account{}, time.Time{}, ErrPasswordMismatch
+	}
+	return acct, now, nil
+}
+
 // ChangePassword replaces the caller's password after checking the
 // current one (a wrong one counts towards lockout): the new one must pass
 // the policy and differ from the current one. Every other session of the
 // caller is revoked; the current one stays signed in.
 func (s *Service) ChangePassword(ctx context.Context, p *authz.Principal, current, next string, m Meta) error {
-	if p.TokenID == "" {
-		return ErrNotUserSession
-	}
-	now := s.o.Now()
-	acct, err := s.o.Store.AccountByID(ctx, p.UserID)
+	acct, now, err := s.reauthenticate(ctx, p, current, m, "auth.password_change_failed")
 	if err != nil {
 		return err
-	}
-	if locked, retry := s.o.AccountLockout.Locked(acct.Failures, now); locked {
-		return &LockedError{RetryAfter: retry}
-	}
-	ok, _, err := s.o.Hasher.Compare(ctx, acct.PasswordHash, current)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		if err := s.recordFailure(ctx, acct, true, "", "", now, m, "auth.password_change_failed"); err != nil {
-			return err
-		}
-		return ErrPasswordMismatch
 	}
 	if err := s.o.Policy.Check(next, acct.Email, acct.RollNumber, acct.EmployeeID); err != nil {
 		return err
@@ -682,26 +696,9 @@ func (s *Service) VerifyMFA(ctx context.Context, p *authz.Principal, code string
 
 // DisableMFA turns MFA off after checking the caller's password.
 func (s *Service) DisableMFA(ctx context.Context, p *authz.Principal, password string, m Meta) error {
-	if p.TokenID == "" {
-		return ErrNotUserSession
-	}
-	now := s.o.Now()
-	acct, err := s.o.Store.AccountByID(ctx, p.UserID)
+	acct, _, err := s.reauthenticate(ctx, p, password, m, "auth.mfa_disable_failed")
 	if err != nil {
 		return err
-	}
-	if locked, retry := s.o.AccountLockout.Locked(acct.Failures, now); locked {
-		return &LockedError{RetryAfter: retry}
-	}
-	ok, _, err := s.o.Hasher.Compare(ctx, acct.PasswordHash, password)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		if err := s.recordFailure(ctx, acct, true, "", "", now, m, "auth.mfa_disable_failed"); err != nil {
-			return err
-		}
-		return ErrPasswordMismatch
 	}
 	if !acct.MFAEnabled && acct.MFASecretSealed == nil {
 		return ErrConflict

@@ -56,6 +56,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/campshub360/edge/backend/internal/domain"
 )
 
 // Problem is one configuration error: Path names the flag ("--listen") or
@@ -351,11 +353,11 @@ func loadAttendance(getenv func(string) string, ps *problems, dev bool) Attendan
 	a.GracePeriod = ps.duration(getenv, "ATTENDANCE_GRACE_PERIOD", 5*time.Minute, 0, 2*time.Hour)
 	a.ThresholdHundredths = 7500
 	if v := getenv("ATTENDANCE_THRESHOLD"); v != "" {
-		h, ok := ParseHundredths(v)
-		if !ok || h > 10000 {
+		h, ok := domain.ParsePercent(v)
+		if !ok {
 			ps.add("ATTENDANCE_THRESHOLD", "must be a percentage from 0 to 100 with at most 2 decimals (e.g. 75)")
 		} else {
-			a.ThresholdHundredths = h
+			a.ThresholdHundredths = int64(h)
 		}
 	}
 	a.CorrectionWindowDays = int(ps.integer(getenv, "CORRECTION_WINDOW_DAYS", 7, 1, 365))
@@ -405,33 +407,6 @@ func decodeKey(v string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("not base64")
-}
-
-// ParseHundredths parses a non-negative decimal with at most two
-// fractional digits ("75", "72.5", "66.67") into hundredths (7500, 7250,
-// 6667). It rejects signs, exponents, spaces and more than 6 integer digits.
-func ParseHundredths(s string) (int64, bool) {
-	intPart, frac, hasDot := strings.Cut(s, ".")
-	if intPart == "" || len(intPart) > 6 || (hasDot && (frac == "" || len(frac) > 2)) {
-		return 0, false
-	}
-	var n int64
-	for _, c := range intPart {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	n *= 100
-	mult := int64(10)
-	for _, c := range frac {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n += int64(c-'0') * mult
-		mult /= 10
-	}
-	return n, true
 }
 
 // problems accumulates configuration problems.

@@ -198,14 +198,4 @@ func TestAttendanceJobsAndDatabaseSettings(t *testing.T) {
 	if _, err := LoadServe([]string{"--dev"}, env(map[string]string{"DATABASE_URL": goodURL, "QR_SIGNING_KEY": ""})); err != nil {
 		t.Errorf("--dev without QR_SIGNING_KEY: %v", err)
 	}
-	for in, want := range map[string]int64{"75": 7500, "72.5": 7250, "66.67": 6667, "0": 0, "100.00": 10000} {
-		if h, ok := ParseHundredths(in); !ok || h != want {
-			t.Errorf("ParseHundredths(%q) = %d, %v", in, h, ok)
-		}
-	}
-	for _, in := range []string{"", "-1", "7.555", "1e2", " 75", "75.", ".5", "abc"} {
-		if _, ok := ParseHundredths(in); ok {
-			t.Errorf("ParseHundredths(%q) accepted", in)
-		}
-	}
 }

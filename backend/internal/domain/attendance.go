@@ -12,6 +12,38 @@ import (
 // threshold.
 type Percent int64
 
+// ParsePercent parses a percentage from 0 to 100 with at most two
+// decimals ("75", "72.5", "66.67", "100.00") into hundredths (7500, 7250,
+// 6667, 10000). ok is false for anything else: signs, exponents, spaces,
+// more than three integer digits, a dot without digits after it, more than
+// two decimals, or a value above 100.
+func ParsePercent(s string) (p Percent, ok bool) {
+	intPart, frac, hasDot := strings.Cut(s, ".")
+	if intPart == "" || len(intPart) > 3 || (hasDot && (frac == "" || len(frac) > 2)) {
+		return 0, false
+	}
+	var n int64
+	for _, c := range intPart {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	n *= 100
+	mult := int64(10)
+	for _, c := range frac {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n += int64(c-'0') * mult
+		mult /= 10
+	}
+	if n > 10000 {
+		return 0, false
+	}
+	return Percent(n), true
+}
+
 // DefaultThreshold is the exam eligibility threshold unless configured
 // (75.00%).
 const DefaultThreshold Percent = 7500

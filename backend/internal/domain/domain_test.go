@@ -44,6 +44,19 @@ func TestPercentageVectors(t *testing.T) {
 	}
 }
 
+func TestParsePercent(t *testing.T) {
+	for in, want := range map[string]Percent{"75": 7500, "72.5": 7250, "66.67": 6667, "0": 0, "100.00": 10000, "100": 10000, "007": 700} {
+		if p, ok := ParsePercent(in); !ok || p != want {
+			t.Errorf("ParsePercent(%q) = %d, %v; want %d", in, p, ok, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "+1", "7.555", "1e2", " 75", "75 ", "75.", ".5", "abc", "100.01", "101", "0075", "1,5"} {
+		if p, ok := ParsePercent(in); ok {
+			t.Errorf("ParsePercent(%q) = %d, accepted", in, p)
+		}
+	}
+}
+
 func TestPercentJSON(t *testing.T) {
 	for _, p := range []Percent{0, 1, 7500, 8333, 10000, 6667} {
 		b, err := json.Marshal(p)

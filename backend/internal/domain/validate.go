@@ -2,6 +2,7 @@ package domain
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -141,7 +142,7 @@ func CheckText(v *Violations, field, s string, maxLen int) string {
 	case t == "":
 		v.Add(field, "must not be blank")
 	case !utf8.ValidString(t) || utf8.RuneCountInString(t) > maxLen:
-		v.Add(field, "must be at most "+itoa(maxLen)+" characters of text")
+		v.Add(field, "must be at most "+strconv.Itoa(maxLen)+" characters of text")
 	case strings.IndexFunc(t, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0:
 		v.Add(field, "must not contain control characters")
 	}
@@ -156,18 +157,4 @@ func CheckName(v *Violations, field, s string) string {
 		return t
 	}
 	return CheckText(v, field, t, MaxNameLen)
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }

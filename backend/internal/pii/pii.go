@@ -164,6 +164,49 @@ type RotateResult struct {
 	Scanned, Resealed, Failed int
 }
 
+// rotateTable walks one table in id order, batch rows at a time, until a
+// read returns none: reseal re-seals a row in place and reports whether it
+// changed (an error stops the walk), update stores a batch's changed rows
+// and returns how many it wrote. It counts into res and calls progress,
+// when set, after each batch.
+func rotateTable[R any](ctx context.Context, batch int, res *RotateResult, progress func(RotateResult),
+	read func(ctx context.Context, after uuid.UUID, limit int) ([]R, error),
+	update func(ctx context.Context, rows []R) (int, error),
+	id func(R) uuid.UUID, reseal func(*R) (bool, error)) error {
+	after := uuid.Nil
+	for {
+		rows, err := read(ctx, after, batch)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		var changed []R
+		for i := range rows {
+			res.Scanned++
+			c, err := reseal(&rows[i])
+			if err != nil {
+				return err
+			}
+			if c {
+				changed = append(changed, rows[i])
+			}
+		}
+		if len(changed) > 0 {
+			n, err := update(ctx, changed)
+			if err != nil {
+				return err
+			}
+			res.Resealed += n
+		}
+		after = id(rows[len(rows)-1])
+		if progress != nil {
+			progress(*res)
+		}
+	}
+}
+
 // ErrUnopenable reports values Rotate could not open; the rest was done.
 var ErrUnopenable = errors.New("pii: some values are sealed under keys missing from the keyring")
 
@@ -192,18 +235,9 @@ func (v *Vault) Rotate(ctx context.Context, batch int, progress func(RotateResul
 		}
 		return out, true
 	}
-	after := uuid.Nil
-	for {
-		rows, err := v.store.StudentPIIBatch(ctx, after, batch)
-		if err != nil {
-			return res, err
-		}
-		if len(rows) == 0 {
-			break
-		}
-		var changed []StudentRow
-		for _, r := range rows {
-			res.Scanned++
+	err := rotateTable(ctx, batch, &res, progress, v.store.StudentPIIBatch, v.store.UpdateStudentPII,
+		func(r StudentRow) uuid.UUID { return r.ID },
+		func(r *StudentRow) (bool, error) {
 			r.OldPhone, r.OldDOB, r.OldAddress, r.HadClearDOB = r.Phone, r.DOB, r.Address, !r.ClearDOB.IsZero()
 			var c1, c2, c3, c4 bool
 			r.Phone, c1 = reseal(r.Phone, phoneAAD(r.ID))
@@ -212,55 +246,25 @@ func (v *Vault) Rotate(ctx context.Context, batch int, progress func(RotateResul
 			if r.HadClearDOB && r.DOB == nil {
 				sealed, err := v.ring.Seal([]byte(r.ClearDOB.Format(time.DateOnly)), dobAAD(r.ID))
 				if err != nil {
-					return res, err
+					return false, err
 				}
 				r.DOB, c4 = sealed, true
 			}
-			if c1 || c2 || c3 || c4 || r.HadClearDOB {
-				changed = append(changed, r)
-			}
-		}
-		if len(changed) > 0 {
-			n, err := v.store.UpdateStudentPII(ctx, changed)
-			if err != nil {
-				return res, err
-			}
-			res.Resealed += n
-		}
-		after = rows[len(rows)-1].ID
-		if progress != nil {
-			progress(res)
-		}
+			return c1 || c2 || c3 || c4 || r.HadClearDOB, nil
+		})
+	if err != nil {
+		return res, err
 	}
-	after = uuid.Nil
-	for {
-		rows, err := v.store.MFASecretBatch(ctx, after, batch)
-		if err != nil {
-			return res, err
-		}
-		if len(rows) == 0 {
-			break
-		}
-		var changed []UserRow
-		for _, r := range rows {
-			res.Scanned++
+	err = rotateTable(ctx, batch, &res, progress, v.store.MFASecretBatch, v.store.UpdateMFASecrets,
+		func(r UserRow) uuid.UUID { return r.ID },
+		func(r *UserRow) (bool, error) {
 			r.OldSecret = r.Secret
 			var c bool
-			if r.Secret, c = reseal(r.Secret, MFAAAD(r.ID)); c {
-				changed = append(changed, r)
-			}
-		}
-		if len(changed) > 0 {
-			n, err := v.store.UpdateMFASecrets(ctx, changed)
-			if err != nil {
-				return res, err
-			}
-			res.Resealed += n
-		}
-		after = rows[len(rows)-1].ID
-		if progress != nil {
-			progress(res)
-		}
+			r.Secret, c = reseal(r.Secret, MFAAAD(r.ID))
+			return c, nil
+		})
+	if err != nil {
+		return res, err
 	}
 	if res.Failed > 0 {
 		return res, ErrUnopenable

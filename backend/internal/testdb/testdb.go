@@ -14,7 +14,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -24,13 +23,14 @@ import (
 
 	"github.com/campshub360/edge/backend/internal/config"
 	"github.com/campshub360/edge/backend/internal/store/postgres"
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // Environment variables read by this package.
 const (
 	EnvDatabaseURL = "TEST_DATABASE_URL"
 	EnvRedisURL    = "TEST_REDIS_URL"
-	EnvRequired    = "CAMPSHUB_INTEGRATION"
+	EnvRequired    = testkit.EnvRequired
 )
 
 // DB is a throwaway database.
@@ -57,29 +57,16 @@ func (db *DB) Config() config.Database {
 	}
 }
 
-// need returns the value of env, skipping or failing t when it is unset.
-func need(t testing.TB, env string) string {
-	t.Helper()
-	v := os.Getenv(env)
-	if v == "" {
-		if os.Getenv(EnvRequired) == "required" {
-			t.Fatalf("%s is not set and %s=required", env, EnvRequired)
-		}
-		t.Skipf("%s is not set; skipping integration test", env)
-	}
-	return v
-}
-
 // ServerURL returns TEST_DATABASE_URL (skipping or failing t when unset).
 func ServerURL(t testing.TB) string {
 	t.Helper()
-	return need(t, EnvDatabaseURL)
+	return testkit.Env(t, EnvDatabaseURL)
 }
 
 // RedisURL returns TEST_REDIS_URL (skipping or failing t when unset).
 func RedisURL(t testing.TB) string {
 	t.Helper()
-	return need(t, EnvRedisURL)
+	return testkit.Env(t, EnvRedisURL)
 }
 
 // New creates a fresh database with every migration applied and returns

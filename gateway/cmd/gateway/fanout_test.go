@@ -23,6 +23,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
+
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // childEnv makes the test binary run the gateway itself (run with the
@@ -170,13 +172,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // on one, a write through one, and a backend-published message each
 // remove the entry from both.
 func TestInvalidationFansOutAcrossTwoGatewayProcesses(t *testing.T) {
-	redisURL := os.Getenv("TEST_REDIS_URL")
-	if redisURL == "" {
-		if os.Getenv("CAMPSHUB_INTEGRATION") == "required" {
-			t.Fatal("TEST_REDIS_URL is required")
-		}
-		t.Skip("TEST_REDIS_URL not set")
-	}
+	redisURL := testkit.Env(t, "TEST_REDIS_URL")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

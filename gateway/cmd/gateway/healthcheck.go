@@ -6,12 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/campshub360/edge/gateway/internal/config"
+	"github.com/campshub360/edge/shared/healthprobe"
 )
 
 // healthcheckUsage documents `gateway healthcheck`.
@@ -75,44 +74,19 @@ func adminURL(configPath string, env []string, path string) (string, error) {
 	if cfg.Listen.Admin == "" {
 		return "", errors.New("healthcheck: listen.admin is disabled in this configuration; pass a URL to probe")
 	}
-	host, port, err := net.SplitHostPort(cfg.Listen.Admin)
+	u, err := healthprobe.LoopbackURL(cfg.Listen.Admin, path)
 	if err != nil {
-		return "", fmt.Errorf("healthcheck: listen.admin %q is not host:port", cfg.Listen.Admin)
+		return "", fmt.Errorf("healthcheck: listen.admin %q is not host:port with a fixed port", cfg.Listen.Admin)
 	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port) + path, nil
+	return u, nil
 }
 
 // probe GETs target and succeeds on a 2xx answer.
 func probe(ctx context.Context, target string, timeout time.Duration, stdout io.Writer) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	status, err := healthprobe.Get(ctx, target, timeout)
 	if err != nil {
-		return fmt.Errorf("healthcheck: %s: %w", target, err)
+		return fmt.Errorf("healthcheck: %w", err)
 	}
-	client := &http.Client{
-		Transport:     &http.Transport{Proxy: nil, DisableKeepAlives: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("healthcheck: %s: no answer within %s", target, timeout)
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("healthcheck: %s: %w", target, err)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("healthcheck: %s answered %d", target, resp.StatusCode)
-	}
-	fmt.Fprintf(stdout, "ok: %s answered %d\n", target, resp.StatusCode)
+	fmt.Fprintf(stdout, "ok: %s answered %d\n", target, status)
 	return nil
 }

@@ -6,27 +6,21 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
+
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // testRedis returns a client for TEST_REDIS_URL, skipping (or failing,
 // with CAMPSHUB_INTEGRATION=required) when it is unset.
 func testRedis(t *testing.T) *redis.Client {
 	t.Helper()
-	u := os.Getenv("TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("CAMPSHUB_INTEGRATION") == "required" {
-			t.Fatal("TEST_REDIS_URL is required")
-		}
-		t.Skip("TEST_REDIS_URL not set")
-	}
-	o, err := redis.ParseURL(u)
+	o, err := redis.ParseURL(testkit.Env(t, "TEST_REDIS_URL"))
 	if err != nil {
 		t.Fatal(err)
 	}

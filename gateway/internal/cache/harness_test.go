@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/gateway/internal/exchange"
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // fakeClock is an injectable clock, starting at the real time (origin
@@ -217,11 +218,5 @@ func (r reply) isHit() bool { return strings.Contains(r.cacheStatus(), "; hit") 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Poll(t, 10*time.Second, what, cond)
 }

@@ -24,20 +24,13 @@ import (
 	"github.com/campshub360/edge/gateway/internal/balancer"
 	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/server"
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // buildUpstream builds the upstream program once per test binary.
 var buildUpstream = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "campshub360-faulttest-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "upstream")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/campshub360/edge/gateway/internal/faulttest/upstream").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
+	dir, err := testkit.GoBuild("campshub360-faulttest-", "github.com/campshub360/edge/gateway/internal/faulttest/upstream")
+	return filepath.Join(dir, "upstream"), err
 })
 
 // instance is one upstream process.
@@ -403,13 +396,7 @@ func countInstance(f *fleet, i int) int {
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Poll(t, 20*time.Second, what, ok)
 }
 
 func TestSlowInstanceShareDrops(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/gateway/internal/balancer"
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 const t0 = int64(1_700_000_000) * int64(time.Second)
@@ -290,17 +291,6 @@ func startBackend(t *testing.T) *fakeBackend {
 	return b
 }
 
-func poll(t *testing.T, within time.Duration, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestCheckerProbesAndStops(t *testing.T) {
 	b := startBackend(t)
 	p := &balancer.Pool{Name: "campus"}
@@ -316,18 +306,18 @@ func TestCheckerProbesAndStops(t *testing.T) {
 	defer c.Close()
 	// Probed at once; the first pass settles the initial unhealthy state
 	// without a slow start.
-	poll(t, 5*time.Second, "first probe", func() bool { return u.Healthy() })
+	testkit.Poll(t, 5*time.Second, "first probe", func() bool { return u.Healthy() })
 	if f := u.SlowStartFactor(time.Now().UnixNano()); f != 1 {
 		t.Fatalf("initial settle started a slow start: %v", f)
 	}
 	b.status.Store(503)
-	poll(t, 5*time.Second, "unhealthy", func() bool { return !u.Healthy() })
+	testkit.Poll(t, 5*time.Second, "unhealthy", func() bool { return !u.Healthy() })
 	st := u.State(time.Now().UnixNano())
 	if st.LastCheck == nil || st.LastCheck.OK || st.LastCheck.Status != 503 || st.LastCheck.Error != "status" {
 		t.Fatalf("last check %+v", st.LastCheck)
 	}
 	b.status.Store(204)
-	poll(t, 5*time.Second, "healthy again", func() bool { return u.Healthy() })
+	testkit.Poll(t, 5*time.Second, "healthy again", func() bool { return u.Healthy() })
 	// A real recovery starts a slow start.
 	if f := u.SlowStartFactor(time.Now().UnixNano()); f >= 1 {
 		t.Fatal("recovery without slow start")
@@ -353,7 +343,7 @@ func TestCheckerClassifiesRefused(t *testing.T) {
 		Timeout: time.Second, MinStatus: 200, MaxStatus: 399, Rise: 2, Fall: 3}, quiet, time.Now, balancer.NewRand(1))
 	c.Start()
 	defer c.Close()
-	poll(t, 5*time.Second, "refused probe", func() bool { return !u.Healthy() })
+	testkit.Poll(t, 5*time.Second, "refused probe", func() bool { return !u.Healthy() })
 	if lc := u.State(0).LastCheck; lc == nil || lc.Error != "refused" {
 		t.Fatalf("last check %+v", lc)
 	}

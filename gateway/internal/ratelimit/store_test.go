@@ -11,20 +11,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // testRedis connects to TEST_REDIS_URL. Without it the test is skipped,
 // or fails when CAMPSHUB_INTEGRATION=required (make test).
 func testRedis(t *testing.T) *redis.Client {
 	t.Helper()
-	url := os.Getenv("TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CAMPSHUB_INTEGRATION") == "required" {
-			t.Fatal("TEST_REDIS_URL is not set")
-		}
-		t.Skip("TEST_REDIS_URL not set")
-	}
-	o, err := redis.ParseURL(url)
+	o, err := redis.ParseURL(testkit.Env(t, "TEST_REDIS_URL"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,8 @@
 package server
 
 import (
-	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,10 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
-
-	"github.com/campshub360/edge/gateway/internal/config"
 )
 
 type testClock struct {
@@ -61,27 +55,9 @@ cache: {max_bytes: 8388608}
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	clock := &testClock{t: time.Now()}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := New(cfg, Options{ConfigPath: path, Log: log, AccessLog: io.Discard, Registry: prometheus.NewRegistry(), Version: "test", Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &gw{srv: srv, addrs: srv.Addrs(), cancel: cancel, done: make(chan error, 1), cfg: path}
-	go func() { g.done <- srv.Serve(ctx) }()
-	g.client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	t.Cleanup(func() {
-		cancel()
-		<-g.done
-	})
+	g := serveFile(t, path, Options{AccessLog: io.Discard, Now: clock.Now})
+	g.client.CheckRedirect = nil // this suite follows redirects
 	return g, clock
 }
 

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -10,7 +9,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,11 +19,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
-	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/testpki"
+	"github.com/campshub360/edge/shared/testkit"
 	"github.com/campshub360/edge/shared/token"
 )
 
@@ -136,53 +133,12 @@ upstreams:
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := New(cfg, Options{ConfigPath: path, Log: log, Registry: prometheus.NewRegistry(), Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &gw{srv: srv, addrs: srv.Addrs(), cancel: cancel, done: make(chan error, 1), cfg: path}
-	go func() { g.done <- srv.Serve(ctx) }()
-	g.client = &http.Client{
-		Timeout:       5 * time.Second,
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.ca.Pool(), ServerName: "campus.test"}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-g.done:
-		case <-time.After(10 * time.Second):
-			t.Error("gateway did not shut down")
-		}
-	})
+	g := serveFile(t, path, Options{})
+	g.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.ca.Pool(), ServerName: "campus.test"}}
 	e.gw = g
 	// The key set is fetched in the background at start.
 	pollUntil(t, func() bool { return e.jwksHits.Load() > 0 })
 	return e
-}
-
-func (e *edgeEnv) do(t *testing.T, method, path string, hdr map[string]string, body string) (*http.Response, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest(method, "https://"+e.addrs.HTTPS+path, strings.NewReader(body))
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := e.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
 }
 
 func (e *edgeEnv) token(t *testing.T, sub, role string, at time.Time) string {
@@ -198,13 +154,7 @@ func (e *edgeEnv) token(t *testing.T, sub, role string, at time.Time) string {
 
 func pollUntil(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Poll(t, 10*time.Second, "the condition", cond)
 }
 
 var securityHeaders = []string{"X-Content-Type-Options", "Referrer-Policy", "Content-Security-Policy", "Cross-Origin-Resource-Policy", "Permissions-Policy"}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 const framingRoutes = `routes:
@@ -107,7 +109,7 @@ func TestFramingRawSocket(t *testing.T) {
 			if up.hits.Load() != before {
 				t.Fatal("the request reached the upstream")
 			}
-			waitFor(t, "the access line of the refused request", 5*time.Second, func() bool {
+			testkit.Poll(t, 5*time.Second, "the access line of the refused request", func() bool {
 				return strings.Contains(g.access.String(), p.RequestID)
 			})
 		})

@@ -2,50 +2,26 @@ package server
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
-	"github.com/campshub360/edge/gateway/internal/config"
+	"github.com/campshub360/edge/shared/testkit"
 )
-
-// syncBuffer is a bytes.Buffer safe for the access log's flusher and the
-// test reading it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // gateway is a running Server for end-to-end tests.
 type gateway struct {
 	*gw
-	access *syncBuffer
+	access *testkit.SyncBuffer
 }
 
 // baseYAML is a test configuration with %s placeholders for the runtime
@@ -96,35 +72,9 @@ func writeYAML(t *testing.T, path, dir, server, extra string, upstreams ...strin
 
 func startFile(t *testing.T, path string) *gateway {
 	t.Helper()
-	cfg, err := config.Load(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	access := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := New(cfg, Options{ConfigPath: path, Log: log, AccessLog: access, Registry: prometheus.NewRegistry(), Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &gw{srv: srv, addrs: srv.Addrs(), cancel: cancel, done: make(chan error, 1), cfg: path}
-	go func() { g.done <- srv.Serve(ctx) }()
-	g.client = &http.Client{
-		Timeout:       5 * time.Second,
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: false, DisableCompression: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-g.done:
-		case <-time.After(10 * time.Second):
-			t.Error("gateway did not shut down")
-		}
-	})
+	access := &testkit.SyncBuffer{}
+	g := serveFile(t, path, Options{AccessLog: access})
+	g.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableCompression: true}
 	return &gateway{gw: g, access: access}
 }
 
@@ -184,18 +134,6 @@ func (g *gateway) accessLines(t *testing.T) []map[string]any {
 		out = append(out, m)
 	}
 	return out
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // metricsText fetches /metrics from the admin listener.

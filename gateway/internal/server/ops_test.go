@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // TestGracefulShutdown: on shutdown /readyz turns 503 at once, listeners
@@ -48,10 +50,10 @@ func TestGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		inflight <- fmt.Sprintf("%d %s", resp.StatusCode, b)
 	}()
-	waitFor(t, "the slow request to reach the upstream", 5*time.Second, func() bool { return inSlow.Load() == 1 })
+	testkit.Poll(t, 5*time.Second, "the slow request to reach the upstream", func() bool { return inSlow.Load() == 1 })
 
 	g.cancel()
-	waitFor(t, "/readyz to report 503", 2*time.Second, func() bool {
+	testkit.Poll(t, 2*time.Second, "/readyz to report 503", func() bool {
 		r, err := http.Get("http://" + g.addrs.Admin + "/readyz")
 		if err != nil {
 			return false
@@ -66,7 +68,7 @@ func TestGracefulShutdown(t *testing.T) {
 	} else {
 		r.Body.Close()
 	}
-	waitFor(t, "the listener to stop accepting", 5*time.Second, func() bool {
+	testkit.Poll(t, 5*time.Second, "the listener to stop accepting", func() bool {
 		c, err := net.DialTimeout("tcp", g.addrs.HTTPS, 200*time.Millisecond)
 		if err != nil {
 			return true
@@ -150,7 +152,7 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		n := ok.Load()
-		waitFor(t, "traffic between reloads", 5*time.Second, func() bool { return ok.Load() > n+5 || failed.Load() > 0 })
+		testkit.Poll(t, 5*time.Second, "traffic between reloads", func() bool { return ok.Load() > n+5 || failed.Load() > 0 })
 	}
 	close(stop)
 	wg.Wait()
@@ -248,7 +250,7 @@ func TestMaxConnsPerIP(t *testing.T) {
 		t.Fatal("a third connection from one IP was accepted")
 	}
 	conns[0].Close()
-	waitFor(t, "the slot to be released", 5*time.Second, func() bool {
+	testkit.Poll(t, 5*time.Second, "the slot to be released", func() bool {
 		c, err := tls.Dial("tcp", g.addrs.HTTPS, &tls.Config{InsecureSkipVerify: true})
 		if err != nil {
 			return false

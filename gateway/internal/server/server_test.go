@@ -109,12 +109,24 @@ func startGateway(t *testing.T, upstreams ...string) *gw {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gateway.yaml")
 	writeConfig(t, path, upstreams...)
+	return serveFile(t, path, Options{Log: slog.New(slog.NewTextHandler(os.Stderr, nil)), AccessLog: io.Discard})
+}
+
+// serveFile loads the configuration at path and runs a Server on it with
+// o (ConfigPath, a fresh Registry and Version "test" filled in; a
+// discarding Log when o has none) until t ends. Its client trusts any
+// certificate and does not follow redirects.
+func serveFile(t *testing.T, path string, o Options) *gw {
+	t.Helper()
 	cfg, err := config.Load(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	srv, err := New(cfg, Options{ConfigPath: path, Log: log, AccessLog: io.Discard, Registry: prometheus.NewRegistry(), Version: "test"})
+	o.ConfigPath, o.Registry, o.Version = path, prometheus.NewRegistry(), "test"
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	srv, err := New(cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +138,7 @@ func startGateway(t *testing.T, upstreams ...string) *gw {
 	go func() { g.done <- srv.Serve(ctx) }()
 	g.client = &http.Client{
 		Timeout:       5 * time.Second,
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: false},
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	t.Cleanup(func() {
@@ -140,9 +152,18 @@ func startGateway(t *testing.T, upstreams ...string) *gw {
 	return g
 }
 
+// get sends a GET of path with the headers hdr to the HTTPS listener and
+// returns the response and its whole body.
 func (g *gw) get(t *testing.T, path string, hdr map[string]string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "https://"+g.addrs.HTTPS+path, nil)
+	return g.do(t, http.MethodGet, path, hdr, "")
+}
+
+// do sends method path with the headers hdr and body to the HTTPS
+// listener and returns the response and its whole body.
+func (g *gw) do(t *testing.T, method, path string, hdr map[string]string, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "https://"+g.addrs.HTTPS+path, strings.NewReader(body))
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 const plainRoutes = `routes:
@@ -168,7 +170,7 @@ func TestStreamedUploadAndDownload(t *testing.T) {
 	if _, err := pw.Write(chunk); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the upstream to receive the first MiB before the rest was sent", 5*time.Second, func() bool { return received.Load() >= 1<<20 })
+	testkit.Poll(t, 5*time.Second, "the upstream to receive the first MiB before the rest was sent", func() bool { return received.Load() >= 1<<20 })
 	if _, err := pw.Write(chunk); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +215,7 @@ func TestStreamedUploadLimitAndClientGone(t *testing.T) {
 	}
 	_, _ = io.WriteString(c, "POST /api/files/gone HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n")
 	c.Close()
-	waitFor(t, "a 499 access line", 5*time.Second, func() bool {
+	testkit.Poll(t, 5*time.Second, "a 499 access line", func() bool {
 		for _, l := range g.accessLines(t) {
 			if l["path"] == "/api/files/gone" && l["status"] == float64(499) {
 				return true
@@ -333,7 +335,7 @@ func TestAccessLogLine(t *testing.T) {
 			t.Logf("access log:\n%s", g.access.String())
 		}
 	}()
-	waitFor(t, "the access line", 5*time.Second, func() bool {
+	testkit.Poll(t, 5*time.Second, "the access line", func() bool {
 		for _, l := range g.accessLines(t) {
 			if l["request_id"] == id {
 				line = l
@@ -374,7 +376,7 @@ func TestAccessLogSampling(t *testing.T) {
 	}
 	resp, _ := g.get(t, "/nowhere", nil)
 	id := resp.Header.Get("X-Request-ID")
-	waitFor(t, "the 404 line", 5*time.Second, func() bool { return strings.Contains(g.access.String(), id) })
+	testkit.Poll(t, 5*time.Second, "the 404 line", func() bool { return strings.Contains(g.access.String(), id) })
 	for _, l := range g.accessLines(t) {
 		if l["status"] == float64(200) {
 			t.Fatalf("2xx logged at sample_2xx 0: %v", l)

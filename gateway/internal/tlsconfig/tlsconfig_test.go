@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/campshub360/edge/gateway/internal/testpki"
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // echoServer serves the store's TLS listener: each line read is answered
@@ -478,11 +479,5 @@ func BenchmarkGetCertificate(b *testing.B) {
 // poll waits up to 10 s for cond.
 func poll(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Poll(t, 10*time.Second, "the condition", cond)
 }

@@ -477,16 +477,8 @@ func (s *AuthStore) Sessions(ctx context.Context, user uuid.UUID, now time.Time)
 	if err != nil {
 		return nil, wrapErr("list sessions", err)
 	}
-	defer rows.Close()
-	var out []auth.Session
-	for rows.Next() {
-		ss, err := scanAuthSession(rows)
-		if err != nil {
-			return nil, wrapErr("list sessions", err)
-		}
-		out = append(out, ss)
-	}
-	return out, wrapErr("list sessions", rows.Err())
+	out, err := collect(rows, func(r pgx.Row) (auth.Session, error) { return scanAuthSession(r) })
+	return out, wrapErr("list sessions", err)
 }
 
 // DenyTokens implements auth.Store.
@@ -530,16 +522,12 @@ func (s *AuthStore) DeniedSince(ctx context.Context, since, now time.Time) ([]au
 	if err != nil {
 		return nil, wrapErr("list denied tokens", err)
 	}
-	defer rows.Close()
-	var out []auth.Revoked
-	for rows.Next() {
+	out, err := collect(rows, func(row pgx.Row) (auth.Revoked, error) {
 		var r auth.Revoked
-		if err := rows.Scan(&r.JTI, &r.UserID, &r.ExpiresAt); err != nil {
-			return nil, wrapErr("list denied tokens", err)
-		}
-		out = append(out, r)
-	}
-	return out, wrapErr("list denied tokens", rows.Err())
+		err := row.Scan(&r.JTI, &r.UserID, &r.ExpiresAt)
+		return r, err
+	})
+	return out, wrapErr("list denied tokens", err)
 }
 
 // SetPassword implements auth.Store.
@@ -787,16 +775,8 @@ func (s *AuthStore) APIKeys(ctx context.Context, owner uuid.UUID) ([]auth.APIKey
 	if err != nil {
 		return nil, wrapErr("list API keys", err)
 	}
-	defer rows.Close()
-	var out []auth.APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, wrapErr("list API keys", err)
-		}
-		out = append(out, k)
-	}
-	return out, wrapErr("list API keys", rows.Err())
+	out, err := collect(rows, func(r pgx.Row) (auth.APIKey, error) { return scanAPIKey(r) })
+	return out, wrapErr("list API keys", err)
 }
 
 // RevokeAPIKey implements auth.Store.
@@ -858,16 +838,12 @@ func (s *AuthStore) SigningKeys(ctx context.Context) ([]auth.SealedSigningKey, e
 	if err != nil {
 		return nil, wrapErr("load signing keys", err)
 	}
-	defer rows.Close()
-	var out []auth.SealedSigningKey
-	for rows.Next() {
+	out, err := collect(rows, func(r pgx.Row) (auth.SealedSigningKey, error) {
 		var k auth.SealedSigningKey
-		if err := rows.Scan(&k.KID, &k.Public, &k.Sealed, &k.CreatedAt, &k.ActivatesAt); err != nil {
-			return nil, wrapErr("load signing keys", err)
-		}
-		out = append(out, k)
-	}
-	return out, wrapErr("load signing keys", rows.Err())
+		err := r.Scan(&k.KID, &k.Public, &k.Sealed, &k.CreatedAt, &k.ActivatesAt)
+		return k, err
+	})
+	return out, wrapErr("load signing keys", err)
 }
 
 // AddSigningKey implements auth.Store: the decision runs under a

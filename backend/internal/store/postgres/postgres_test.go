@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/campshub360/edge/backend/internal/store/postgres"
 	"github.com/campshub360/edge/backend/internal/testdb"
 	"github.com/campshub360/edge/backend/migrations"
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 func ctxT(t *testing.T) context.Context {
@@ -209,20 +209,9 @@ func TestPartitionWindow(t *testing.T) {
 	}
 }
 
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func TestOpenUnreachable(t *testing.T) {
 	t.Parallel()
-	addr := closedPort(t)
+	addr := testkit.UnusedAddr(t)
 	cfg := config.Database{URL: "postgres://campus:hunter2@" + addr + "/campus?sslmode=disable", MaxConns: 2,
 		ConnectTimeout: 3 * time.Second, MaxConnLifetime: time.Hour, MaxConnIdleTime: time.Minute}
 	start := time.Now()

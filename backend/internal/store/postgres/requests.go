@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -281,7 +282,7 @@ func (s *Store) FileCorrection(ctx context.Context, a domain.Actor, in domain.Co
 			return domain.Conflict("session_cancelled", "session_id", "the session is cancelled")
 		case today.Sub(day.Time).Hours()/24 > float64(s.rules.CorrectionWindowDays):
 			return domain.Conflict("window_closed", "session_id",
-				"corrections must be filed within "+itoa(s.rules.CorrectionWindowDays)+" days of the session")
+				"corrections must be filed within "+strconv.Itoa(s.rules.CorrectionWindowDays)+" days of the session")
 		case in.FromMark != "" && string(in.FromMark) != mark:
 			return domain.Conflict("stale_mark", "from_mark", "the current mark is "+mark)
 		case string(in.ToMark) == mark:
@@ -392,19 +393,4 @@ func (s *Store) DecideCorrection(ctx context.Context, a domain.Actor, in domain.
 		return err
 	})
 	return before, after, fx, mapErr("decide correction", err)
-}
-
-// itoa formats a small non-negative integer.
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }
