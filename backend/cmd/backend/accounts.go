@@ -32,8 +32,11 @@ const demoStaffDomain = "staff.campshub360.example"
 // random password, and writes FILE (mode 0600) as a JSON object e-mail ->
 // password. It refuses to run without --dev: these are demo credentials.
 func accountsCmd(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "bench" {
+		return accountsBenchCmd(ctx, args[1:], getenv, stdout)
+	}
 	if len(args) == 0 || args[0] != "demo" {
-		return &flagError{err: errors.New("accounts needs an action: demo")}
+		return &flagError{err: errors.New("accounts needs an action: demo or bench")}
 	}
 	fs := flag.NewFlagSet("accounts demo", flag.ContinueOnError)
 	dev := fs.Bool("dev", false, "required: confirms a development database")
