@@ -68,9 +68,9 @@ type Template struct {
 
 // part is a literal (isRef false) or a placeholder.
 type part struct {
-	lit   string
-	isRef bool
-	kind  refKind
+	lit    string
+	isRef  bool
+	kind   refKind
 	name   string        // parameter name, or the user field without "user."
 	param  int           // index into Scenario.Params for refParam, set by bind
 	offset time.Duration // refNow: added to the current instant
