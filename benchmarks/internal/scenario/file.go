@@ -272,6 +272,10 @@ type RequestSpec struct {
 	// "sequence" (every user in turn, e.g. each student checking in once).
 	// Setup and teardown steps run once per user and take no User.
 	User string `yaml:"user"`
+	// NewConnection sends the request on a connection of its own, closed
+	// after the response (Connection: close): a client arriving, with its
+	// TCP and TLS handshakes (and, with sources, its own address).
+	NewConnection bool `yaml:"new_connection"`
 	// Capture stores values of a successful response: keys are captured
 	// parameter names or "user.FIELD" (the request's user), values pluck
 	// paths into the JSON body, e.g. {qr_token: token}. A request

@@ -720,6 +720,9 @@ func (f *filler) write(req *fasthttp.Request, hdrs []Header, r *Request, u *user
 	if u != nil && r.Auth {
 		req.Header.Set(st.sc.Auth.Header, u.auth)
 	}
+	if r.NewConnection {
+		req.SetConnectionClose()
+	}
 	if r.Body != nil {
 		f.val = f.exp.appendTo(f.val[:0], r.Body)
 		req.SetBody(f.val)

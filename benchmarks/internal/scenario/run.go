@@ -31,6 +31,9 @@ type RunOptions struct {
 	// TeardownTimeout bounds the teardown steps, which run even when ctx
 	// was cancelled; default 30s.
 	TeardownTimeout time.Duration
+	// Started, when set, is called once setup is done, just before the
+	// load starts (a benchmark's fault schedule counts from here).
+	Started func()
 }
 
 // Run runs the setup steps, then the load of every mix concurrently, then
@@ -61,6 +64,9 @@ func (p *Plan) Run(ctx context.Context, o RunOptions) ([]*report.Result, error) 
 	}
 	results := make([]*report.Result, len(mixes))
 	errs := make([]error, len(mixes))
+	if o.Started != nil {
+		o.Started()
+	}
 	var wg sync.WaitGroup
 	for i, m := range mixes {
 		cfg := m.RunnerConfig(o.Seed + uint64(i))

@@ -101,6 +101,34 @@ type Scenario struct {
 	constRate float64
 }
 
+// Transport returns a scenario with s's load (targets, bounds, mode,
+// schedule, connections, sources, groups) whose every mix sends one GET of
+// path, without users, parameters, headers or steps (on connections of
+// their own when every request of the mix asked for that): what the
+// transport alone, TCP, TLS and HTTP/1.1, costs under this load. Run
+// against a constant-response server it is the ceiling of the machine.
+func (s *Scenario) Transport(path string) *Scenario {
+	reduce := func(m *Scenario) *Scenario {
+		c := *m
+		c.Auth, c.Params, c.Setup, c.Teardown, c.Headers, c.Groups = nil, nil, nil, nil, nil, nil
+		closes := len(m.Requests) > 0
+		for _, r := range m.Requests {
+			closes = closes && r.NewConnection
+		}
+		c.Requests = []*Request{{Name: "GET " + path, Weight: 1, Method: "GET", Path: parseTemplate(path), Pool: -1,
+			NewConnection: closes, Expect: []int{200}}}
+		return &c
+	}
+	t := reduce(s)
+	for _, g := range s.Groups {
+		t.Groups = append(t.Groups, reduce(g))
+	}
+	if len(s.Groups) > 0 {
+		t.Requests = nil
+	}
+	return t
+}
+
 // Mixes returns the scenario's groups, or the scenario itself when it has
 // none: the request mixes a run sends concurrently, one client each.
 func (s *Scenario) Mixes() []*Scenario {
@@ -226,6 +254,8 @@ type Request struct {
 	Captures []Capture
 	// Expect lists the statuses counted as success; empty means < 400.
 	Expect []int
+	// NewConnection closes the connection after the response.
+	NewConnection bool
 
 	// exclusive: the request captures into its user's fields.
 	exclusive bool
@@ -843,7 +873,7 @@ func (v *validator) compileParam(p fieldPath, name string, ps ParamSpec) *Param 
 			v.add(p.with("key"), "applies to captured parameters only")
 		}
 		pr.Key = parseTemplate(ps.Key)
-		for _, m := range pr.Key.bind(nil, v.hasAuth, true) {
+		for _, m := range pr.Key.bind(nil, v.hasAuth, false) {
 			v.add(p.with("key"), "%s", m)
 		}
 		if len(pr.Key.userFields()) == 0 || slices.ContainsFunc(pr.Key.parts, func(x part) bool { return x.isRef && x.kind != refUser }) {
@@ -879,7 +909,7 @@ func (v *validator) compileParam(p fieldPath, name string, ps ParamSpec) *Param 
 // compileRequest compiles a request of a mix, or a setup or teardown step
 // (step true: no weight or user pick).
 func (v *validator) compileRequest(p fieldPath, rs RequestSpec, step bool) *Request {
-	r := &Request{Name: rs.Name, Weight: 1, Method: "GET", Auth: v.hasAuth, Expect: rs.Expect, Pool: -1}
+	r := &Request{Name: rs.Name, Weight: 1, Method: "GET", Auth: v.hasAuth, Expect: rs.Expect, Pool: -1, NewConnection: rs.NewConnection}
 	if rs.Method != "" {
 		r.Method = strings.ToUpper(rs.Method)
 		if !validToken(rs.Method) {
