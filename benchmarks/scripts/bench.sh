@@ -8,8 +8,9 @@
 #   make bench-quick    short runs (4-10 s each, 3 rounds x 4 targets; about 10 minutes)
 #
 # It builds the programs, starts a private PostgreSQL (data kept in
-# .run/bench/pg, so the campus is seeded once; `make bench-clean` removes
-# it) and a private Redis on free ports (never those of `make run`, so it
+# .run/bench/pg, so the campus is seeded once, with the development
+# keyrings sealing its personal data in .run/bench/state; `make
+# bench-clean` removes both) and a private Redis on free ports (never those of `make run`, so it
 # runs beside a development stack), installs nginx with apt when missing
 # and root (without nginx its rows are left out), and runs
 # `bench run` (benchmarks/cmd/bench), which starts three backend instances,
@@ -27,6 +28,8 @@
 #   BENCH_BCRYPT_COST=N         password hashing cost of the bench accounts (4)
 #   BENCH_SCALE=F               multiply every run's length
 #   BENCH_NO_RESULTS=1          leave benchmarks/results and RESULTS.md alone
+#   BENCH_KEEP=1                keep the work directory (logs of every process,
+#                               configurations, the fixture) and print it
 #   DATABASE_URL, REDIS_URL     use these servers instead; the database is
 #                               migrated, seeded when empty and given load-test
 #                               accounts with one known password: a development
@@ -53,7 +56,11 @@ cleanup() {
 	trap - EXIT INT TERM
 	stop_pidfile "$tmp/redis.pid" 5
 	[ -n "$started_pg" ] && pg_stop "$pgbin" "$BENCH/pg"
-	rm -rf "$tmp"
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		log "work directory kept: $tmp"
+	else
+		rm -rf "$tmp"
+	fi
 	exit $rc
 }
 trap cleanup EXIT
@@ -111,7 +118,7 @@ done
 out="$BENCH/last"
 rm -rf "$out"
 args=(run --bin "$tmp/bin" --database-url "$DATABASE_URL" --redis-url "$REDIS_URL" --nginx "$nginx_bin"
-	--root "$root" --work "$tmp/work" --out "$out" "${quick[@]}"
+	--root "$root" --work "$tmp/work" --state "$BENCH/state" --out "$out" "${quick[@]}"
 	--rounds "${BENCH_ROUNDS:-3}" --students "$students" --seed-students "${BENCH_SEED_STUDENTS:-5000}"
 	--bcrypt-cost "${BENCH_BCRYPT_COST:-4}" --scale "${BENCH_SCALE:-1}" --command "$cmd" "${describe[@]}")
 [ -n "${BENCH_ONLY:-}" ] && args+=(--only "$BENCH_ONLY")

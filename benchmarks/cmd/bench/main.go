@@ -99,6 +99,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&cfg.Nginx, "nginx", "", "nginx binary; empty leaves the nginx target out")
 	fs.StringVar(&cfg.Root, "root", ".", "repository root (deploy/ and benchmarks/scenarios/campus/ are read from it)")
 	fs.StringVar(&cfg.Work, "work", "", "work directory for logs, configurations and the fixture (required)")
+	fs.StringVar(&cfg.State, "state", "", "directory kept with the database between runs: development keyrings, bench password (required)")
 	fs.IntVar(&cfg.Backends, "backends", 3, "backend instances (the gateway's configuration names three)")
 	fs.IntVar(&cfg.SeedStudents, "seed-students", 5000, "students seeded into an empty database")
 	fs.IntVar(&cfg.Students, "students", 2000, "student accounts provisioned for the scenarios (whole sections)")
@@ -118,7 +119,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return errUsage
 	}
-	if cfg.Bin == "" || cfg.DatabaseURL == "" || cfg.Work == "" || *out == "" || fs.NArg() > 0 {
+	if cfg.Bin == "" || cfg.DatabaseURL == "" || cfg.Work == "" || cfg.State == "" || *out == "" || fs.NArg() > 0 {
 		fs.Usage()
 		return errUsage
 	}
@@ -141,7 +142,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stderr, "[%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
 	}
 	cfg.Logf, opts.Logf = logf, logf
-	for _, d := range []string{cfg.Work, *out} {
+	for _, d := range []string{cfg.Work, cfg.State, *out} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -512,23 +513,43 @@ feed:
 	return context.Cause(ctx)
 }
 
+// Sign-in attempts of one user during preparation: a 429 or 503 (a rate
+// limit, an edge shedding load) is retried after its Retry-After (at most
+// maxLoginWait) or a short back-off; preparation is not measured.
+const (
+	loginAttempts = 5
+	maxLoginWait  = 2 * time.Second
+)
+
 func (s *Scenario) loginOne(c *runner.Client, req *fasthttp.Request, resp *fasthttp.Response, u *user) error {
 	a := s.Auth
 	body, err := json.Marshal(map[string]string{a.UsernameField: u.field("username"), a.PasswordField: u.field("password")})
 	if err != nil {
 		return err
 	}
-	req.Reset()
-	req.SetRequestURI(c.BaseURL() + a.Login)
-	req.Header.SetMethod(a.Method)
-	req.Header.SetContentType("application/json")
-	req.Header.Set("Accept", "application/json")
-	req.SetBody(body)
-	if err := c.Do(req, resp); err != nil {
-		return fmt.Errorf("%s %s: %v: %w", a.Method, a.Login, runner.Classify(err), err)
-	}
-	if sc := resp.StatusCode(); sc < 200 || sc > 299 {
-		return fmt.Errorf("%s %s: status %d", a.Method, a.Login, sc)
+	for attempt := 1; ; attempt++ {
+		req.Reset()
+		req.SetRequestURI(c.BaseURL() + a.Login)
+		req.Header.SetMethod(a.Method)
+		req.Header.SetContentType("application/json")
+		req.Header.Set("Accept", "application/json")
+		req.SetBody(body)
+		if err := c.Do(req, resp); err != nil {
+			return fmt.Errorf("%s %s: %v: %w", a.Method, a.Login, runner.Classify(err), err)
+		}
+		sc := resp.StatusCode()
+		if (sc == fasthttp.StatusTooManyRequests || sc == fasthttp.StatusServiceUnavailable) && attempt < loginAttempts {
+			wait := time.Duration(attempt) * 100 * time.Millisecond
+			if ra, err := strconv.Atoi(string(resp.Header.Peek("Retry-After"))); err == nil && ra >= 0 {
+				wait = min(time.Duration(ra)*time.Second, maxLoginWait)
+			}
+			time.Sleep(wait)
+			continue
+		}
+		if sc < 200 || sc > 299 {
+			return fmt.Errorf("%s %s: status %d", a.Method, a.Login, sc)
+		}
+		break
 	}
 	vals, err := a.Token.Values(resp.Body())
 	if err != nil {

@@ -21,6 +21,7 @@
 package stack
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -29,9 +30,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -56,9 +59,14 @@ type Config struct {
 	DatabaseURL string
 	// RedisURL is the Redis of the backends and the gateway; "" for none.
 	RedisURL string
-	// Work is the directory for configurations, logs, certificates, the
-	// fixture and runtime state; it must exist.
+	// Work is the directory for configurations, logs, certificates and
+	// the fixture of this run; it must exist.
 	Work string
+	// State is kept with the database between runs: the backends'
+	// development keyrings (which seal the seeded personal data: a
+	// database outliving its keyrings answers 500 on sealed fields) and
+	// the bench password.
+	State string
 	// Root is the repository root (deploy/ configurations are read from
 	// it).
 	Root string
@@ -131,7 +139,7 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if _, err := rand.Read(qrKey); err != nil {
 		return nil, err
 	}
-	runtimeDir := filepath.Join(cfg.Work, "backend")
+	runtimeDir := filepath.Join(cfg.State, "backend")
 	if err := os.MkdirAll(runtimeDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -173,6 +181,9 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if err := waitHTTP(ctx, s.gateway, s.gwAdmin+"/readyz", 60*time.Second); err != nil {
 		return nil, err
 	}
+	if err := s.warmSignIn(ctx); err != nil {
+		return nil, err
+	}
 	cfg.Logf("gateway on %s (admin %s)", s.gwURL, s.gwAdmin)
 
 	if cfg.Nginx != "" {
@@ -197,6 +208,49 @@ func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
 	return s, nil
 }
 
+// warmSignIn signs a bench student in through the gateway until it
+// succeeds: the first requests of a policy with a shared (Redis) budget
+// open the store's connections, and the sign-in policy fails closed (503)
+// while the store does not answer within its timeout.
+func (s *Stack) warmSignIn(ctx context.Context) error {
+	b, err := os.ReadFile(filepath.Join(s.Fixture.Dir, "students.json"))
+	if err != nil {
+		return err
+	}
+	var users []map[string]string
+	if err := json.Unmarshal(b, &users); err != nil || len(users) == 0 {
+		return fmt.Errorf("stack: %s lists no student", filepath.Join(s.Fixture.Dir, "students.json"))
+	}
+	body, err := json.Marshal(map[string]string{"username": users[0]["username"], "password": s.Fixture.Password})
+	if err != nil {
+		return err
+	}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: insecureTransport()}
+	defer c.CloseIdleConnections()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := c.Post(s.gwURL+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if status == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("stack: a sign-in through the gateway did not succeed within 30s (last status %d, error %v); its log ends:\n%s",
+				status, err, s.gateway.Tail(10))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // provision migrates the database, seeds it when empty, creates the
 // development keyrings (which seal the seeded personal data) and the
 // load-test accounts.
@@ -208,7 +262,7 @@ func (s *Stack) provision(ctx context.Context, runtimeDir string) (Fixture, erro
 		{"migrate", "up"},
 		{"seed", "--if-empty", "--students", strconv.Itoa(cfg.SeedStudents), "--weeks", "2"},
 		{"keys", "rotate-pii", "--dev", "--runtime-dir", runtimeDir},
-		{"accounts", "bench", "--dev", "--students", strconv.Itoa(cfg.Students), "--password-file", filepath.Join(cfg.Work, "bench-password"), "--out", fx.Dir},
+		{"accounts", "bench", "--dev", "--students", strconv.Itoa(cfg.Students), "--password-file", filepath.Join(cfg.State, "bench-password"), "--out", fx.Dir},
 	}
 	for _, args := range steps {
 		cfg.Logf("backend %s", strings.Join(args[:min(2, len(args))], " "))
@@ -220,7 +274,7 @@ func (s *Stack) provision(ctx context.Context, runtimeDir string) (Fixture, erro
 			cfg.Logf("%s", strings.TrimSpace(out))
 		}
 	}
-	pw, err := os.ReadFile(filepath.Join(cfg.Work, "bench-password"))
+	pw, err := os.ReadFile(filepath.Join(cfg.State, "bench-password"))
 	if err != nil {
 		return fx, err
 	}
@@ -230,7 +284,7 @@ func (s *Stack) provision(ctx context.Context, runtimeDir string) (Fixture, erro
 
 func (s *Stack) startBackend(i int) (*Proc, error) {
 	return startProc(fmt.Sprintf("backend-%d", i+1), filepath.Join(s.cfg.Work, fmt.Sprintf("backend-%d.log", i+1)), s.backendEnv,
-		filepath.Join(s.cfg.Bin, "backend"), "serve", "--dev", "--listen", s.addrs[i], "--runtime-dir", filepath.Join(s.cfg.Work, "backend"))
+		filepath.Join(s.cfg.Bin, "backend"), "serve", "--dev", "--listen", s.addrs[i], "--runtime-dir", filepath.Join(s.cfg.State, "backend"))
 }
 
 // startGateway runs the shipped single-host configuration with the
