@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 MODULES := ./gateway/... ./backend/... ./shared/... ./benchmarks/...
 
-.PHONY: run stop test build vet fmt lint clean help deploy-smoke
+.PHONY: run stop test build vet fmt lint clean help deploy-smoke bench-backend bench-backend-clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -19,6 +19,12 @@ test: ## run every test (throwaway PostgreSQL and Redis, race detector, end-to-e
 
 deploy-smoke: ## build the images and bring deploy/compose up (skips without a container engine)
 	@scripts/deploy-smoke.sh
+
+bench-backend: ## store benchmarks at the scale preset (loads 10M records once into .run/bench-pg; minutes)
+	@scripts/bench-backend.sh
+
+bench-backend-clean: ## remove the benchmark database of bench-backend
+	rm -rf .run/bench-pg .run/bench-pg.password
 
 build: ## build the gateway and backend binaries into bin/
 	$(GO) build -o bin/ ./gateway/cmd/gateway ./backend/cmd/backend ./benchmarks/cmd/loadgen

@@ -45,6 +45,9 @@ for f in encryption_keys signing_key_secrets; do
 	printf 'smoke:%s\n' "$(head -c 32 /dev/urandom | base64)" >"$tmp/secrets/$f"
 	chmod 0444 "$tmp/secrets/$f"
 done
+# The QR check-in key: base64 of 32 random bytes (no key id).
+head -c 32 /dev/urandom | base64 >"$tmp/secrets/qr_signing_key"
+chmod 0444 "$tmp/secrets/qr_signing_key"
 {
 	for v in POSTGRES_PASSWORD DB_PASSWORD REPLICATION_PASSWORD MONITOR_PASSWORD REDIS_PASSWORD GRAFANA_ADMIN_PASSWORD; do
 		echo "$v=$(random_secret)"

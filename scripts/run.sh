@@ -158,6 +158,10 @@ Try (sign in, then call the API with the access token):
     -d '{"username":"$reg_email","password":"$reg_password"}' | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')
   curl -k -H "Authorization: Bearer \$TOKEN" 'https://localhost:8443/api/v1/students?limit=5'
 
+Public, no token needed:
+  curl -k 'https://localhost:8443/api/v1/courses?limit=5'
+  curl -k https://localhost:8443/api/v1/openapi.json
+
 Ctrl-C or 'make stop' stops everything.
 EOF
 

@@ -207,12 +207,14 @@ func gatewayAddrs(t *testing.T, p *proc) (https, admin string) {
 func TestStackServesStudentsOverHTTPSAndSurvivesBackendLoss(t *testing.T) {
 	gatewayBin, backendBin := binaries(t)
 	db := testdb.NewEmpty(t)
-	// Outside --dev the backend needs its two keyrings; both instances
-	// share them (and the signing keys they seal, in PostgreSQL).
+	// Outside --dev the backend needs its two keyrings and the QR signing
+	// key; both instances share them (and the signing keys the keyrings
+	// seal, in PostgreSQL).
 	_, enc, _ := keyring.Generate("e2e-data", nil)
 	_, sig, _ := keyring.Generate("e2e-seal", nil)
 	env := []string{"DATABASE_URL=" + db.URL, "REDIS_URL=" + testdb.RedisURL(t),
-		"ENCRYPTION_KEYS=" + enc, "SIGNING_KEY_SECRETS=" + sig, "AUTH_BCRYPT_COST=10"}
+		"ENCRYPTION_KEYS=" + enc, "SIGNING_KEY_SECRETS=" + sig, "AUTH_BCRYPT_COST=10",
+		"QR_SIGNING_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
 	accounts := filepath.Join(t.TempDir(), "demo-accounts.json")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -261,10 +263,10 @@ routes:
 	httpsAddr, adminAddr := gatewayAddrs(t, gw)
 	base := "https://" + httpsAddr
 
-	// Students are not public: without a token, 401 from the backend
-	// through the gateway.
+	// Students are not public: without a token, a 401 problem from the
+	// backend through the gateway.
 	status, hdr, body := get(t, base+"/api/v1/students?limit=5")
-	if status != 401 || !strings.Contains(hdr.Get("WWW-Authenticate"), "Bearer") {
+	if status != 401 || hdr.Get("Content-Type") != "application/problem+json" || !strings.Contains(hdr.Get("WWW-Authenticate"), "Bearer") {
 		t.Fatalf("anonymous students: %d %v %s", status, hdr, body)
 	}
 	// Sign in through the gateway with a demo account; the JWK Set the
@@ -276,49 +278,80 @@ routes:
 		t.Fatalf("jwks: %d %s", status, body)
 	}
 
-	// The walking skeleton's promise: five students from PostgreSQL, over
-	// HTTPS, through the gateway, now for a signed-in registrar.
+	// Five students from PostgreSQL, over HTTPS, through the gateway, for
+	// a signed-in registrar; one by id, and the next page by cursor.
 	status, hdr, body = getAuth(t, base+"/api/v1/students?limit=5", token)
 	if status != 200 {
 		t.Fatalf("GET students: %d %s", status, body)
 	}
-	var page struct {
+	var students struct {
 		Items []struct {
 			ID         string `json:"id"`
 			RollNumber string `json:"roll_number"`
 		} `json:"items"`
 		NextCursor string `json:"next_cursor"`
 	}
-	if err := json.Unmarshal(body, &page); err != nil {
+	if err := json.Unmarshal(body, &students); err != nil {
 		t.Fatalf("students body: %v: %s", err, body)
 	}
-	if len(page.Items) != 5 || page.NextCursor == "" || page.Items[0].RollNumber == "" {
+	if len(students.Items) != 5 || students.NextCursor == "" || students.Items[0].RollNumber == "" {
 		t.Fatalf("unexpected page: %s", body)
 	}
 	if hdr.Get("X-Request-ID") == "" || hdr.Get("X-Content-Type-Options") != "nosniff" || hdr.Get("Server") != "" {
 		t.Fatalf("response headers: %v", hdr)
 	}
-
-	// One student by id, and the next page by cursor.
-	status, _, body = getAuth(t, base+"/api/v1/students/"+page.Items[0].ID, token)
-	if status != 200 || !strings.Contains(string(body), page.Items[0].RollNumber) {
+	status, _, body = getAuth(t, base+"/api/v1/students/"+students.Items[0].ID, token)
+	if status != 200 || !strings.Contains(string(body), students.Items[0].RollNumber) {
 		t.Fatalf("GET student by id: %d %s", status, body)
 	}
-	status, _, body = getAuth(t, base+"/api/v1/students?limit=5&cursor="+page.NextCursor, token)
+	status, _, body = getAuth(t, base+"/api/v1/students?limit=5&cursor="+students.NextCursor, token)
+	if status != 200 || strings.Contains(string(body), students.Items[0].ID) {
+		t.Fatalf("students next page: %d %s", status, body)
+	}
+
+	// The catalogue is public: five courses without a token, one by id,
+	// and the next page by cursor.
+	status, hdr, body = get(t, base+"/api/v1/courses?limit=5")
+	if status != 200 {
+		t.Fatalf("GET courses: %d %s", status, body)
+	}
+	var page struct {
+		Items []struct {
+			ID   string `json:"id"`
+			Code string `json:"code"`
+		} `json:"items"`
+		NextCursor string `json:"next_cursor"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil {
+		t.Fatalf("courses body: %v: %s", err, body)
+	}
+	if len(page.Items) != 5 || page.NextCursor == "" || page.Items[0].Code == "" {
+		t.Fatalf("unexpected page: %s", body)
+	}
+	if hdr.Get("X-Request-ID") == "" || hdr.Get("X-Content-Type-Options") != "nosniff" || hdr.Get("Server") != "" {
+		t.Fatalf("response headers: %v", hdr)
+	}
+	status, _, body = get(t, base+"/api/v1/courses/"+page.Items[0].ID)
+	if status != 200 || !strings.Contains(string(body), page.Items[0].Code) {
+		t.Fatalf("GET course by id: %d %s", status, body)
+	}
+	status, _, body = get(t, base+"/api/v1/courses?limit=5&cursor="+page.NextCursor)
 	if status != 200 || strings.Contains(string(body), page.Items[0].ID) {
 		t.Fatalf("next page: %d %s", status, body)
 	}
 
 	// Bad input is a problem document, with the request id, from the backend through the gateway.
 	for _, q := range []string{"limit=0", "limit=100000", "limit=abc", "cursor=forged"} {
-		status, hdr, body = getAuth(t, base+"/api/v1/students?"+q, token)
-		var p struct {
-			Status    int    `json:"status"`
-			RequestID string `json:"request_id"`
-		}
-		if status != 400 || hdr.Get("Content-Type") != "application/problem+json" || json.Unmarshal(body, &p) != nil ||
-			p.Status != 400 || p.RequestID != hdr.Get("X-Request-ID") {
-			t.Fatalf("%s: %d %s %s", q, status, hdr.Get("Content-Type"), body)
+		for _, path := range []string{"/api/v1/courses?", "/api/v1/students?"} {
+			status, hdr, body = getAuth(t, base+path+q, token)
+			var p struct {
+				Status    int    `json:"status"`
+				RequestID string `json:"request_id"`
+			}
+			if status != 400 || hdr.Get("Content-Type") != "application/problem+json" || json.Unmarshal(body, &p) != nil ||
+				p.Status != 400 || p.RequestID != hdr.Get("X-Request-ID") {
+				t.Fatalf("%s%s: %d %s %s", path, q, status, hdr.Get("Content-Type"), body)
+			}
 		}
 	}
 

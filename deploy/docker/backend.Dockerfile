@@ -13,11 +13,13 @@
 # `migrate up`, `migrate status`, `seed` and `keys ...` (override the
 # command). Configuration is the environment: DATABASE_URL, REDIS_URL and
 # the rest listed by `backend help`. `serve` refuses to start without its
-# two keyrings (kid:base64(32 random bytes), `backend keys generate`):
-# mount them as files from a secret store (Docker secrets, a Kubernetes
-# Secret volume) and name them with ENCRYPTION_KEYS_FILE and
-# SIGNING_KEY_SECRETS_FILE, rather than putting ENCRYPTION_KEYS and
-# SIGNING_KEY_SECRETS in the environment. Nothing secret is in the image.
+# two keyrings (kid:base64(32 random bytes), `backend keys generate`) and
+# the QR check-in key (base64(32 random bytes)): mount them as files from a
+# secret store (Docker secrets, a Kubernetes Secret volume) and name them
+# with ENCRYPTION_KEYS_FILE, SIGNING_KEY_SECRETS_FILE and
+# QR_SIGNING_KEY_FILE, rather than putting ENCRYPTION_KEYS,
+# SIGNING_KEY_SECRETS and QR_SIGNING_KEY in the environment. Nothing secret
+# is in the image.
 
 ARG GO_VERSION=1.26
 

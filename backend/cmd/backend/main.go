@@ -2,7 +2,8 @@
 //
 //	backend serve   [--listen 127.0.0.1:9001] [--dev] [--runtime-dir DIR] [--check-config]
 //	backend migrate up | down [--to VERSION] | status
-//	backend seed    [--students 2000] [--weeks 2] [--seed 1] [--if-empty] [--timezone Asia/Kolkata]
+//	backend seed    [--preset demo|scale] [--students 2000] [--weeks 2] [--section-size 60] [--seed 1]
+//	                [--if-empty] [--timezone Asia/Kolkata]
 //	backend accounts demo --dev --out FILE
 //	backend accounts bench --dev --students N --password-file FILE --out DIR
 //	backend keys    generate [--id ID] | rotate-pii [--batch 500] | rotate-signing [--now]
@@ -52,12 +53,15 @@ const usage = `usage: backend <command> [flags]
 commands:
   serve     run the HTTP API
             --listen HOST:PORT   listen address (default 127.0.0.1:9001)
-            --dev                text logs at debug level
+            --dev                development: text logs at debug level; unset secrets generated
+                                 under --runtime-dir/secrets
             --runtime-dir DIR    write DIR/backend-<port>.json (pid, address) while serving
             --check-config       validate the configuration and exit
   migrate   up | down [--to VERSION] | status
   seed      load a deterministic demo campus into an empty database
-            --students N (2000)  --weeks N (2)  --seed N (1)  --if-empty  --timezone TZ (Asia/Kolkata)
+            --preset demo|scale  (scale: 50,000 students, ~1,500 sections, ~10 million records)
+            --students N (2000)  --weeks N (2)  --section-size N (60)  --seed N (1)
+            --if-empty  --timezone TZ (Asia/Kolkata)
   accounts  demo --dev --out FILE: create or reset demo accounts (admin, registrar, auditor,
             faculty and students with real sections), random passwords written to FILE (0600)
             bench --dev --students N (2000) --staff N (4) --password-file FILE --out DIR:
@@ -73,14 +77,18 @@ commands:
             --timeout D          give up after D (default 2s)
 
 environment:
-  DATABASE_URL (required), DATABASE_MAX_CONNS, DATABASE_MIN_CONNS, DATABASE_CONNECT_TIMEOUT,
-  DATABASE_QUERY_TIMEOUT, DATABASE_MAX_CONN_LIFETIME, DATABASE_MAX_CONN_IDLE_TIME,
-  REDIS_URL, LOG_LEVEL, LOG_FORMAT, SHUTDOWN_TIMEOUT, READY_TIMEOUT, PARTITION_MONTHS_AHEAD,
-  ENCRYPTION_KEYS and SIGNING_KEY_SECRETS (required outside --dev; or *_FILE), TRUSTED_PROXIES,
-  AUTH_ISSUER, AUTH_AUDIENCE, AUTH_ACCESS_TOKEN_TTL, AUTH_REFRESH_TOKEN_TTL, AUTH_SESSION_MAX_AGE,
-  AUTH_BCRYPT_COST, AUTH_PASSWORD_MIN_LENGTH, AUTH_LOCKOUT_THRESHOLD, AUTH_IP_LOCKOUT_THRESHOLD,
-  AUTH_LOCKOUT_WINDOW, AUTH_LOCKOUT_BASE, AUTH_LOCKOUT_MAX, AUTH_SIGNING_KEY_ROTATION,
-  AUTH_KEY_PUBLISH_DELAY, AUTH_KEY_REFRESH_INTERVAL, AUTH_STATE_CACHE_TTL
+  DATABASE_URL (required), DATABASE_REPLICA_URL, DATABASE_QUERY_EXEC_MODE, DATABASE_MAX_CONNS,
+  DATABASE_MIN_CONNS, DATABASE_CONNECT_TIMEOUT, DATABASE_QUERY_TIMEOUT, DATABASE_REPORT_TIMEOUT,
+  DATABASE_MAX_CONN_LIFETIME, DATABASE_MAX_CONN_IDLE_TIME, REDIS_URL, CACHE_TTL, INSTANCE_ID,
+  LOG_LEVEL, LOG_FORMAT, SHUTDOWN_TIMEOUT, READY_TIMEOUT, PARTITION_MONTHS_AHEAD,
+  INSTITUTION_TIMEZONE, ATTENDANCE_GRACE_PERIOD, ATTENDANCE_THRESHOLD, CORRECTION_WINDOW_DAYS,
+  QR_TOKEN_TTL, SESSION_JOB_INTERVAL, MAINTENANCE_INTERVAL, AUDIT_RETENTION_MONTHS,
+  ENCRYPTION_KEYS, SIGNING_KEY_SECRETS and QR_SIGNING_KEY (required outside --dev; or *_FILE for
+  the first two), TRUSTED_PROXIES, AUTH_ISSUER, AUTH_AUDIENCE, AUTH_ACCESS_TOKEN_TTL,
+  AUTH_REFRESH_TOKEN_TTL, AUTH_SESSION_MAX_AGE, AUTH_BCRYPT_COST, AUTH_PASSWORD_MIN_LENGTH,
+  AUTH_LOCKOUT_THRESHOLD, AUTH_IP_LOCKOUT_THRESHOLD, AUTH_LOCKOUT_WINDOW, AUTH_LOCKOUT_BASE,
+  AUTH_LOCKOUT_MAX, AUTH_SIGNING_KEY_ROTATION, AUTH_KEY_PUBLISH_DELAY, AUTH_KEY_REFRESH_INTERVAL,
+  AUTH_STATE_CACHE_TTL (see internal/config for each)
 `
 
 // run executes the command line args (without the program name), reading

@@ -21,8 +21,11 @@ import (
 	"github.com/campshub360/edge/backend/internal/testdb"
 )
 
-// envOf serves m, with test keyrings for the secrets serve requires
-// (unless m sets them) and a low bcrypt cost.
+// testQRKey is a QR_SIGNING_KEY for tests (base64 of 32 bytes).
+const testQRKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
+// envOf serves m, with test keyrings and a QR signing key for the secrets
+// serve requires (unless m sets them) and a low bcrypt cost.
 func envOf(m map[string]string) func(string) string {
 	return func(k string) string {
 		if v, ok := m[k]; ok {
@@ -36,7 +39,7 @@ func envOf(m map[string]string) func(string) string {
 var testEnv = func() map[string]string {
 	_, enc, _ := keyring.Generate("test-enc", nil)
 	_, sig, _ := keyring.Generate("test-sig", nil)
-	return map[string]string{"ENCRYPTION_KEYS": enc, "SIGNING_KEY_SECRETS": sig, "AUTH_BCRYPT_COST": "10"}
+	return map[string]string{"ENCRYPTION_KEYS": enc, "SIGNING_KEY_SECRETS": sig, "QR_SIGNING_KEY": testQRKey, "AUTH_BCRYPT_COST": "10"}
 }()
 
 // lockedBuffer collects output written by a running server.
@@ -81,8 +84,8 @@ func TestRunUnreachableDatabase(t *testing.T) {
 	t.Parallel()
 	addr := closedAddr(t)
 	start := time.Now()
-	_, err := runCmd(t, map[string]string{"DATABASE_URL": "postgres://campus:hunter2@" + addr + "/campus?sslmode=disable"},
-		"serve", "--listen", "127.0.0.1:0")
+	_, err := runCmd(t, map[string]string{"DATABASE_URL": "postgres://campus:hunter2@" + addr + "/campus?sslmode=disable",
+		"QR_SIGNING_KEY": testQRKey}, "serve", "--listen", "127.0.0.1:0")
 	if err == nil {
 		t.Fatal("serve with an unreachable database succeeded")
 	}
@@ -130,6 +133,7 @@ func TestRunDatabaseThatNeverAnswers(t *testing.T) {
 	_, err = runCmd(t, map[string]string{
 		"DATABASE_URL":             "postgres://campus:pw@" + ln.Addr().String() + "/campus?sslmode=disable",
 		"DATABASE_CONNECT_TIMEOUT": "700ms",
+		"QR_SIGNING_KEY":           testQRKey,
 	}, "serve", "--listen", "127.0.0.1:0")
 	if err == nil || !strings.Contains(err.Error(), "cannot reach PostgreSQL at "+ln.Addr().String()+": no answer within 700ms") {
 		t.Fatalf("got %v, want a timeout naming the address", err)
@@ -167,8 +171,16 @@ func TestRunUsageErrors(t *testing.T) {
 	if _, err := runCmd(t, nil, "serve"); err == nil || !strings.Contains(err.Error(), "DATABASE_URL: is required") {
 		t.Errorf("serve without DATABASE_URL: %v", err)
 	}
-	if out, err := runCmd(t, map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1:1/x"}, "serve", "--check-config"); err != nil || !strings.Contains(out, "configuration ok") {
+	if out, err := runCmd(t, map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1:1/x", "QR_SIGNING_KEY": testQRKey}, "serve", "--check-config"); err != nil || !strings.Contains(out, "configuration ok") {
 		t.Errorf("--check-config: %v %q", err, out)
+	}
+	// Outside --dev the QR signing key is required (every instance must
+	// share it); --dev generates one.
+	if _, err := runCmd(t, map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1:1/x", "QR_SIGNING_KEY": ""}, "serve", "--check-config"); err == nil || !strings.Contains(err.Error(), "QR_SIGNING_KEY: is required outside --dev") {
+		t.Errorf("--check-config without QR_SIGNING_KEY: %v", err)
+	}
+	if out, err := runCmd(t, map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1:1/x", "QR_SIGNING_KEY": "", "ENCRYPTION_KEYS": "", "SIGNING_KEY_SECRETS": ""}, "serve", "--dev", "--check-config"); err != nil || !strings.Contains(out, "configuration ok") {
+		t.Errorf("--dev --check-config: %v %q", err, out)
 	}
 }
 
@@ -301,7 +313,7 @@ func createAdmin(t *testing.T, db *testdb.DB, email, pw string) {
 func TestCommandsEndToEnd(t *testing.T) {
 	t.Parallel()
 	db := testdb.NewEmpty(t)
-	env := map[string]string{"DATABASE_URL": db.URL, "REDIS_URL": testdb.RedisURL(t), "SHUTDOWN_TIMEOUT": "5s"}
+	env := map[string]string{"DATABASE_URL": db.URL, "REDIS_URL": testdb.RedisURL(t), "SHUTDOWN_TIMEOUT": "5s", "QR_SIGNING_KEY": testQRKey}
 
 	// An unmigrated database: serve and seed refuse, saying what to run.
 	for _, cmd := range [][]string{{"serve", "--listen", "127.0.0.1:0"}, {"seed"}} {
@@ -359,7 +371,11 @@ func TestCommandsEndToEnd(t *testing.T) {
 	if code, body := httpGet(t, base+"/ready"); code != 200 || !strings.Contains(body, `"redis":"ok"`) {
 		t.Fatalf("/ready: %d %s", code, body)
 	}
-	if code, body := httpGet(t, base+"/api/v1/students?limit=3&department=CSE"); code != 401 {
+	// The public catalogue needs no token; students do.
+	if code, body := httpGet(t, base+"/api/v1/courses?limit=3&department=CSE"); code != 200 || !strings.Contains(body, `"department":"CSE"`) {
+		t.Fatalf("courses: %d %s", code, body)
+	}
+	if code, body := httpGet(t, base+"/api/v1/students?limit=3&department=CSE"); code != 401 || !strings.Contains(body, `"status":401`) {
 		t.Fatalf("students without a token: %d %s", code, body)
 	}
 	registrar := "registrar@" + demoStaffDomain
@@ -416,13 +432,16 @@ func TestServeWithoutOrWithUnreachableRedis(t *testing.T) {
 			defer cancel()
 			var logs lockedBuffer
 			served := make(chan error, 1)
-			env := map[string]string{"DATABASE_URL": db.URL, "REDIS_URL": tc.redisURL, "READY_TIMEOUT": "300ms"}
+			env := map[string]string{"DATABASE_URL": db.URL, "REDIS_URL": tc.redisURL, "READY_TIMEOUT": "300ms", "QR_SIGNING_KEY": testQRKey}
 			go func() {
 				served <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--runtime-dir", dir}, envOf(env), io.Discard, &logs)
 			}()
 			st := waitForStateFile(t, dir, served)
 			if code, body := httpGet(t, "http://"+st.Listen+"/ready"); code != tc.readyStatus {
 				t.Fatalf("/ready: %d %s", code, body)
+			}
+			if code, _ := httpGet(t, "http://"+st.Listen+"/api/v1/courses"); code != 200 {
+				t.Fatalf("courses without Redis: %d", code)
 			}
 			email := "admin-" + tc.name + "@staff.campshub360.example"
 			createAdmin(t, db, email, "a long enough test password")
@@ -438,5 +457,59 @@ func TestServeWithoutOrWithUnreachableRedis(t *testing.T) {
 				t.Fatalf("serve: %v", err)
 			}
 		})
+	}
+}
+
+// TestServeDevGeneratesSecretsUnderRuntimeDir runs serve as `make run`
+// does (--dev, a runtime dir, no secrets set): the two keyrings and the QR
+// signing key are generated under runtime-dir/secrets, private to the
+// owner, and a second start (another instance) uses the same ones.
+func TestServeDevGeneratesSecretsUnderRuntimeDir(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	dir := t.TempDir()
+	env := map[string]string{"DATABASE_URL": db.URL, "SHUTDOWN_TIMEOUT": "5s",
+		"ENCRYPTION_KEYS": "", "SIGNING_KEY_SECRETS": "", "QR_SIGNING_KEY": ""}
+	files := []string{devEncryptionFile, devSigningFile, qrKeyFile}
+	var first map[string]string
+	for round := 0; round < 2; round++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		served := make(chan error, 1)
+		go func() {
+			served <- run(ctx, []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--runtime-dir", dir}, envOf(env), io.Discard, io.Discard)
+		}()
+		st := waitForStateFile(t, dir, served)
+		if code, body := httpGet(t, "http://"+st.Listen+"/ready"); code != 200 {
+			t.Fatalf("/ready: %d %s", code, body)
+		}
+		got := map[string]string{}
+		for _, f := range files {
+			path := filepath.Join(dir, "secrets", f)
+			fi, err := os.Stat(path)
+			if err != nil || fi.Mode().Perm() != 0o600 {
+				t.Fatalf("%s: %v %v", path, fi, err)
+			}
+			b, _ := os.ReadFile(path)
+			got[f] = string(b)
+		}
+		if fi, err := os.Stat(filepath.Join(dir, "secrets")); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Fatalf("secrets dir: %v %v", fi, err)
+		}
+		if key, err := readKey(filepath.Join(dir, "secrets", qrKeyFile)); err != nil || len(key) < 32 {
+			t.Fatalf("QR key: %d bytes, %v", len(key), err)
+		}
+		if round == 0 {
+			first = got
+		} else {
+			for _, f := range files {
+				if got[f] != first[f] {
+					t.Errorf("%s changed between starts", f)
+				}
+			}
+		}
+		cancel()
+		if err := <-served; err != nil {
+			t.Fatalf("serve: %v", err)
+		}
 	}
 }

@@ -21,14 +21,37 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 	seedVal := fs.Uint64("seed", 1, "pseudo-random seed")
 	ifEmpty := fs.Bool("if-empty", false, "do nothing when students already exist")
 	tz := fs.String("timezone", seed.DefaultTimeZone, "institution time zone (IANA name)")
+	sectionSize := fs.Int("section-size", 0, "most students in one class section (default 60)")
+	preset := fs.String("preset", "", "demo or scale (50,000 students, ~1,500 sections, ~10 million records)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	stream := false
+	if *preset != "" {
+		p, err := seed.PresetNamed(*preset)
+		if err != nil {
+			return &flagError{err: err}
+		}
+		// Explicit flags win over the preset's values.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["students"] {
+			*students = p.Students
+		}
+		if !set["weeks"] {
+			*weeks = p.Weeks
+		}
+		if !set["section-size"] {
+			*sectionSize = p.SectionSize
+		}
+		stream = p.Stream
 	}
 	loc, err := time.LoadLocation(*tz)
 	if err != nil {
 		return &flagError{err: fmt.Errorf("--timezone %q is not a known time zone", *tz)}
 	}
-	opts := seed.Options{Students: *students, Weeks: *weeks, Seed: *seedVal, Now: time.Now(), Location: loc}
+	opts := seed.Options{Students: *students, Weeks: *weeks, Seed: *seedVal, Now: time.Now(), Location: loc,
+		SectionSize: *sectionSize, StreamRecords: stream || *students > 20000}
 	if err := opts.Validate(); err != nil {
 		return &flagError{err: err}
 	}
@@ -53,9 +76,9 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 			return nil
 		}
 	}
-	// A 2,000-student campus loads in seconds; the bound only stops a
-	// wedged load from hanging forever.
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	// A 2,000-student campus loads in seconds, the scale preset in
+	// minutes; the bound only stops a wedged load from hanging forever.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Hour)
 	defer cancel()
 	start := time.Now()
 	campus, err := seed.Generate(opts)

@@ -26,16 +26,21 @@ import (
 	"github.com/campshub360/edge/backend/internal/api"
 	"github.com/campshub360/edge/backend/internal/audit"
 	"github.com/campshub360/edge/backend/internal/config"
+	"github.com/campshub360/edge/backend/internal/domain"
+	"github.com/campshub360/edge/backend/internal/jobs"
+	"github.com/campshub360/edge/backend/internal/qr"
 	"github.com/campshub360/edge/backend/internal/store/postgres"
+	"github.com/campshub360/edge/backend/internal/store/rediscache"
 )
 
-// partitionInterval is how often a running server re-checks its partitions
-// (a long-running process crosses month boundaries).
-const partitionInterval = 6 * time.Hour
+// sessionJobBatch is how many sessions one run of the session job opens
+// or closes at most (it repeats while batches come back full).
+const sessionJobBatch = 500
 
 // serve runs the HTTP API until ctx is cancelled, then shuts down
 // gracefully: the listener closes, in-flight requests get
-// cfg.ShutdownTimeout to finish, and the pools close.
+// cfg.ShutdownTimeout to finish, background jobs stop, queued audit events
+// are written, and the pools close.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := config.LoadServe(args, getenv)
 	if err != nil {
@@ -56,7 +61,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	pool, err := postgres.Open(ctx, cfg.Database, postgres.Options{
 		ApplicationName:  "campshub360-backend",
-		StatementTimeout: cfg.Database.QueryTimeout,
+		StatementTimeout: max(cfg.Database.QueryTimeout, cfg.Database.ReportTimeout),
 	})
 	if err != nil {
 		return err
@@ -67,7 +72,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	ensure := func(ctx context.Context) (int, error) {
-		from, to := postgres.PartitionWindow(time.Now(), time.UTC, cfg.PartitionMonthsAhead)
+		from, to := postgres.PartitionWindow(time.Now(), cfg.Attendance.TimeZone, cfg.PartitionMonthsAhead)
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		return postgres.EnsurePartitions(ctx, pool, from, to)
@@ -76,6 +81,31 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("create partitions: %w", err)
 	} else if n > 0 {
 		log.Info("created monthly partitions", "count", n)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		postgres.NewPoolCollector(pool, "primary"),
+	)
+	var replica *pgxpool.Pool
+	if cfg.Database.ReplicaURL != "" {
+		rcfg := cfg.Database
+		rcfg.URL = rcfg.ReplicaURL
+		replica, err = postgres.Open(ctx, rcfg, postgres.Options{
+			ApplicationName:  "campshub360-backend",
+			StatementTimeout: max(cfg.Database.QueryTimeout, cfg.Database.ReportTimeout),
+			Lazy:             true,
+		})
+		if err != nil {
+			return fmt.Errorf("read replica: %w", err)
+		}
+		defer replica.Close()
+		if err := replica.Ping(ctx); err != nil {
+			log.Warn("read replica unreachable; reads fall back to the primary until it answers", "error", err.Error())
+		}
+		reg.MustRegister(postgres.NewPoolCollector(replica, "replica"))
 	}
 
 	checks := []api.Check{{Name: "postgres", Ping: pool.Ping}}
@@ -93,19 +123,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		checks = append(checks, api.Optional(api.Check{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}))
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		postgres.NewPoolCollector(pool),
-	)
-	auditLog := audit.NewWriter(pool, audit.WriterOptions{Log: log})
+	auditor := audit.NewWriter(pool, audit.WriterOptions{Log: log})
 	defer func() {
-		actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = auditLog.Close(actx)
+		if err := auditor.Close(cctx); err != nil {
+			log.Error("audit events still queued at exit were logged instead", "error", err.Error())
+		}
 	}()
-	a, authn, err := buildAPI(ctx, cfg, pool, rdb, auditLog, reg, log, checks)
+	w, err := buildAPI(ctx, cfg, stores{primary: pool, replica: replica, redis: rdb}, auditor, reg, log, checks)
+	if err != nil {
+		return err
+	}
+	jm, err := jobs.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
@@ -114,7 +144,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	srv := a.NewServer(api.ServerOptions{})
+	srv := w.api.NewServer(api.ServerOptions{})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	addr := ln.Addr().String()
@@ -129,29 +159,30 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		defer os.Remove(path)
 	}
-	log.Info("serving", "addr", addr, "redis", cfg.RedisURL != "")
+	log.Info("serving", "addr", addr, "redis", cfg.RedisURL != "", "replica", replica != nil, "instance", w.instance)
 
-	// Keep partitions ahead of the calendar while running.
+	// Background jobs: authentication upkeep on every instance; sessions
+	// and partition maintenance leader-elected per run in PostgreSQL.
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { authn.Run(bg) })
-	wg.Go(func() {
-		t := time.NewTicker(partitionInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-bg.Done():
-				return
-			case <-t.C:
-				if n, err := ensure(bg); err != nil {
-					log.Error("partition maintenance failed", "error", err.Error())
-				} else if n > 0 {
-					log.Info("created monthly partitions", "count", n)
-				}
-			}
-		}
-	})
+	wg.Go(func() { w.authn.Run(bg) })
 	defer func() { stopBG(); wg.Wait() }()
+	var jobInval jobs.Invalidator
+	if w.inval != nil {
+		jobInval = w.inval
+	}
+	runner := jobs.Start(log, jm,
+		jobs.Job{Name: "sessions", Interval: cfg.Jobs.SessionInterval,
+			Run: jobs.Sessions(w.store, auditor, jobInval, sessionJobBatch, log)},
+		jobs.Job{Name: "partitions", Interval: cfg.Jobs.MaintenanceInterval,
+			Run: jobs.Maintenance(func(ctx context.Context) (postgres.MaintenanceResult, error) {
+				ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+				defer cancel()
+				return postgres.RunMaintenance(ctx, pool, postgres.MaintenanceOptions{Now: time.Now(), Location: cfg.Attendance.TimeZone,
+					MonthsAhead: cfg.PartitionMonthsAhead, AuditRetentionMonths: cfg.Jobs.AuditRetentionMonths})
+			}, log)},
+	)
+	defer runner.Stop()
 
 	select {
 	case err := <-served:
@@ -175,33 +206,104 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return nil
 }
 
-// buildAPI wires the API the server serves: the stores on pool,
-// authentication (newAuthenticator) with rdb (nil: without Redis), audit
-// events to rec and metrics on reg. Tests build their API through it too.
-func buildAPI(ctx context.Context, cfg config.Serve, pool *pgxpool.Pool, rdb *redis.Client, rec audit.Recorder,
-	reg *prometheus.Registry, log *slog.Logger, checks []api.Check) (*api.API, *authn, error) {
-	authn, err := newAuthenticator(ctx, cfg, pool, rdb, rec, reg, log)
+// stores are the connections the API is built on: the primary pool, the
+// read replica (nil: reads go to the primary) and Redis (nil: served
+// without it).
+type stores struct {
+	primary, replica *pgxpool.Pool
+	redis            *redis.Client
+}
+
+// wiring is the API as serve runs it, with what runs beside it.
+type wiring struct {
+	api *api.API
+	// authn is authentication, with its background jobs.
+	authn *authn
+	// store is the PostgreSQL store under the cache (the session job).
+	store *postgres.Store
+	// inval publishes cache invalidations (nil without Redis).
+	inval *rediscache.Invalidator
+	// instance names this process as the origin of invalidations.
+	instance string
+}
+
+// buildAPI wires the API the server serves: the campus store on the
+// primary pool and replica behind the Redis read-through cache and its
+// invalidation (when there is Redis), authentication (newAuthenticator),
+// the personal data vault, the QR signer (QR_SIGNING_KEY, or a dev key),
+// audit events to rec and metrics on reg. Tests build their API through
+// it too, so they serve exactly what serve serves.
+func buildAPI(ctx context.Context, cfg config.Serve, db stores, rec audit.Recorder,
+	reg *prometheus.Registry, log *slog.Logger, checks []api.Check) (*wiring, error) {
+	authn, err := newAuthenticator(ctx, cfg, db.primary, db.redis, rec, reg, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	a, err := api.New(api.Deps{
-		Students:     postgres.NewStore(pool, cfg.Database.QueryTimeout),
+	replicaFallbacks := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "campshub_backend_db_replica_fallbacks_total",
+		Help: "Reads meant for the read replica that ran on the primary because the replica could not be reached.",
+	})
+	if err := reg.Register(replicaFallbacks); err != nil {
+		return nil, err
+	}
+	rules := domain.Rules{
+		TimeZone:             cfg.Attendance.TimeZone,
+		Grace:                cfg.Attendance.GracePeriod,
+		Threshold:            domain.Percent(cfg.Attendance.ThresholdHundredths),
+		CorrectionWindowDays: cfg.Attendance.CorrectionWindowDays,
+	}
+	pgStore := postgres.NewStore(db.primary, postgres.StoreOptions{
+		Replica:           db.replica,
+		Timeout:           cfg.Database.QueryTimeout,
+		ReportTimeout:     cfg.Database.ReportTimeout,
+		Rules:             rules,
+		OnReplicaFallback: replicaFallbacks.Inc,
+	})
+	w := &wiring{authn: authn, store: pgStore, instance: cfg.InstanceID}
+	if w.instance == "" {
+		host, _ := os.Hostname()
+		w.instance = host + "-" + strconv.Itoa(os.Getpid())
+	}
+	var store domain.Store = pgStore
+	if db.redis != nil {
+		cache, err := rediscache.NewClient(db.redis, rediscache.Options{Log: log, Registry: reg})
+		if err != nil {
+			return nil, err
+		}
+		store = rediscache.NewStore(pgStore, cache, cfg.CacheTTL)
+		w.inval = rediscache.NewInvalidator(cache, w.instance, log)
+	}
+	key, err := qrSigningKey(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := qr.New(key, cfg.Attendance.QRTokenTTL, 5*time.Second, nil)
+	if err != nil {
+		return nil, err
+	}
+	deps := api.Deps{
+		Store:        store,
+		Authn:        authn.Authenticator,
+		Audit:        rec,
+		QR:           signer,
+		Rules:        rules,
+		Auth:         authn.Service,
+		Vault:        authn.Vault,
+		Proxies:      authn.Proxies,
+		Security:     authn.Metrics,
 		Checks:       checks,
 		ReadyTimeout: cfg.ReadyTimeout,
 		Logger:       log,
 		Registry:     reg,
 		IDs:          requestid.NewGenerator(nil),
-		Authn:        authn.Authenticator,
-		Auth:         authn.Service,
-		Vault:        authn.Vault,
-		Proxies:      authn.Proxies,
-		Audit:        rec,
-		Security:     authn.Metrics,
-	})
-	if err != nil {
-		return nil, nil, err
 	}
-	return a, authn, nil
+	if w.inval != nil {
+		deps.Invalidator = w.inval
+	}
+	if w.api, err = api.New(deps); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // checkSchema refuses to serve a database whose schema is not exactly the

@@ -1,7 +1,10 @@
 // Package api is the backend's HTTP surface on fasthttp and fasthttp/router:
-// the routes (routes.go lists every one), the request chain written once
-// (chain.go: router -> requestid -> observe -> recover -> handler), the
-// handlers, and the single mapping from errors to RFC 9457 problem
+// the routes (routes.go declares every one, with its access and its
+// documentation, from which the OpenAPI document is generated), the
+// request chain written once (chain.go: router -> requestid -> observe ->
+// recover -> authz -> handler), the handlers (decode strictly, validate,
+// call the store, audit and invalidate, respond with validators and cache
+// headers), and the single mapping from errors to RFC 9457 problem
 // responses (errors.go).
 package api
 
@@ -21,6 +24,7 @@ import (
 	"github.com/campshub360/edge/backend/internal/authz"
 	"github.com/campshub360/edge/backend/internal/domain"
 	"github.com/campshub360/edge/backend/internal/pii"
+	"github.com/campshub360/edge/backend/internal/qr"
 )
 
 // Check is one readiness dependency: Ping must return nil when the
@@ -31,12 +35,46 @@ type Check struct {
 	Name string
 	// Ping probes the dependency.
 	Ping func(ctx context.Context) error
+	// Optional dependencies are reported by GET /ready but do not make it
+	// fail: the API serves without them (Redis).
+	Optional bool
+}
+
+// Invalidator is told the cache tags a committed write changed
+// (rediscache.Invalidator: Redis generations and the gateways' Pub/Sub
+// channel). It must not block for long nor fail the caller.
+type Invalidator interface {
+	Invalidate(ctx context.Context, tags ...string)
 }
 
 // Deps are what the API needs. Every field is required unless noted.
 type Deps struct {
-	// Students reads students.
-	Students domain.StudentStore
+	// Store reads and writes the campus (usually the Redis decorator over
+	// the PostgreSQL store).
+	Store domain.Store
+	// Authn establishes the caller of every non-public route.
+	Authn authz.Authenticator
+	// Audit records an event for every write and every permission denial.
+	Audit audit.Recorder
+	// Invalidator, when set, is told the tags of every committed write.
+	Invalidator Invalidator
+	// QR issues and verifies QR check-in tokens.
+	QR *qr.Signer
+	// Rules are the attendance rules (time zone for "today", threshold).
+	Rules domain.Rules
+	// Auth serves the /auth, /me, /users and /api-keys routes; nil serves
+	// none of them (tests of other route groups).
+	Auth *auth.Service
+	// Vault seals and opens students' personal data (phone, date of
+	// birth, address). Nil only in tests of other route groups: the
+	// personal data fields are then neither shown nor accepted (a body
+	// carrying them answers 400).
+	Vault *pii.Vault
+	// Proxies resolves client addresses for audit events (loopback
+	// trusted when nil).
+	Proxies *auth.Proxies
+	// Security counts permission denials (may be nil).
+	Security *auth.Metrics
 	// Checks are the readiness dependencies probed by GET /ready, in
 	// parallel, each under ReadyTimeout. May be empty.
 	Checks []Check
@@ -48,29 +86,24 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// IDs mints request ids for requests without a valid X-Request-ID.
 	IDs *requestid.Generator
-	// Now is the clock for request durations (time.Now when nil).
+	// Now is the clock for request durations and "today" (time.Now when
+	// nil).
 	Now func() time.Time
-
-	// Authn establishes the caller of every non-public route (required).
-	Authn authz.Authenticator
-	// Auth serves the /auth, /me, /users and /api-keys routes; nil serves
-	// none of them (tests of other route groups).
-	Auth *auth.Service
-	// Vault decrypts students' personal data for GET /me (may be nil: the
-	// fields are then omitted).
-	Vault *pii.Vault
-	// Proxies resolves client addresses (loopback trusted when nil).
-	Proxies *auth.Proxies
-	// Audit records permission denials (may be nil).
-	Audit audit.Recorder
-	// Security counts permission denials (may be nil).
-	Security *auth.Metrics
 }
 
 // API serves the backend's routes. Build it with New; its Handler is safe
 // for concurrent use.
 type API struct {
-	students     domain.StudentStore
+	store        domain.Store
+	authn        authz.Authenticator
+	audit        audit.Recorder
+	inval        Invalidator
+	qr           *qr.Signer
+	rules        domain.Rules
+	auth         *auth.Service
+	vault        *pii.Vault
+	proxies      *auth.Proxies
+	security     *auth.Metrics
 	checks       []Check
 	readyTimeout time.Duration
 	log          *slog.Logger
@@ -79,15 +112,9 @@ type API struct {
 	now          func() time.Time
 	metrics      *httpMetrics
 	ready        *readiness
+	table        []routeSpec
 	handler      fasthttp.RequestHandler
-
-	authn    authz.Authenticator
-	auth     *auth.Service
-	vault    *pii.Vault
-	proxies  *auth.Proxies
-	audit    audit.Recorder
-	security *auth.Metrics
-	table    []RouteInfo
+	openapi      []byte
 	// resources are the first path segments API keys may be scoped to.
 	resources map[string]bool
 }
@@ -96,8 +123,14 @@ type API struct {
 // a required dependency is missing or the metrics are already registered.
 func New(d Deps) (*API, error) {
 	switch {
-	case d.Students == nil:
-		return nil, errors.New("api: Students is required")
+	case d.Store == nil:
+		return nil, errors.New("api: Store is required")
+	case d.Authn == nil:
+		return nil, errors.New("api: Authn is required")
+	case d.Audit == nil:
+		return nil, errors.New("api: Audit is required")
+	case d.QR == nil:
+		return nil, errors.New("api: QR is required")
 	case d.Logger == nil:
 		return nil, errors.New("api: Logger is required")
 	case d.Registry == nil:
@@ -106,8 +139,6 @@ func New(d Deps) (*API, error) {
 		return nil, errors.New("api: IDs is required")
 	case d.ReadyTimeout <= 0:
 		return nil, errors.New("api: ReadyTimeout must be positive")
-	case d.Authn == nil:
-		return nil, errors.New("api: Authn is required")
 	}
 	proxies := d.Proxies
 	if proxies == nil {
@@ -122,12 +153,24 @@ func New(d Deps) (*API, error) {
 	if now == nil {
 		now = time.Now
 	}
+	rules := d.Rules
+	if rules.TimeZone == nil {
+		rules.TimeZone = time.UTC
+	}
+	if rules.Threshold == 0 {
+		rules.Threshold = domain.DefaultThreshold
+	}
 	m, err := newHTTPMetrics(d.Registry)
 	if err != nil {
 		return nil, err
 	}
 	a := &API{
-		students:     d.Students,
+		store:        d.Store,
+		authn:        d.Authn,
+		audit:        d.Audit,
+		inval:        d.Invalidator,
+		qr:           d.QR,
+		rules:        rules,
 		checks:       d.Checks,
 		readyTimeout: d.ReadyTimeout,
 		log:          d.Logger,
@@ -136,15 +179,17 @@ func New(d Deps) (*API, error) {
 		now:          now,
 		metrics:      m,
 		ready:        newReadiness(len(d.Checks)),
-		authn:        d.Authn,
 		auth:         d.Auth,
 		vault:        d.Vault,
 		proxies:      proxies,
-		audit:        d.Audit,
 		security:     d.Security,
 	}
-	a.handler = a.routes().Handler
+	a.table = a.routeTable()
+	if a.openapi, err = buildOpenAPI(a.table); err != nil {
+		return nil, err
+	}
 	a.resources = scopeResources(a.table)
+	a.handler = a.routes().Handler
 	return a, nil
 }
 
@@ -157,7 +202,7 @@ type ServerOptions struct {
 	ReadTimeout        time.Duration // default 10s: whole request, headers and body
 	WriteTimeout       time.Duration // default 15s
 	IdleTimeout        time.Duration // default 60s between keep-alive requests
-	MaxRequestBodySize int           // default 1 MiB
+	MaxRequestBodySize int           // default 8 MiB (the bulk import's limit; routes enforce their own)
 	Concurrency        int           // default fasthttp's (256 * 1024)
 }
 
@@ -175,7 +220,7 @@ func (a *API) NewServer(o ServerOptions) *fasthttp.Server {
 	}
 	body := o.MaxRequestBodySize
 	if body <= 0 {
-		body = 1 << 20
+		body = importBody
 	}
 	return &fasthttp.Server{
 		Handler:               a.handler,

@@ -28,8 +28,8 @@ func (a *API) meta(ctx *fasthttp.RequestCtx) auth.Meta {
 }
 
 type loginRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
+	Username string `json:"username" required:"true" doc:"e-mail address or roll number"`
+	Password string `json:"password" required:"true"`
 }
 
 // validate checks presence and length, reporting every problem.
@@ -45,11 +45,11 @@ func (r loginRequest) validate() error {
 
 // tokenJSON is a token response (RFC 6749 §5.1 names).
 type tokenJSON struct {
-	AccessToken            string `json:"access_token"`
-	RefreshToken           string `json:"refresh_token"`
-	TokenType              string `json:"token_type"`
-	ExpiresIn              int    `json:"expires_in"`
-	PasswordChangeRequired bool   `json:"password_change_required"`
+	AccessToken            string `json:"access_token" doc:"JWT (Ed25519), sent as Authorization: Bearer"`
+	RefreshToken           string `json:"refresh_token" doc:"opaque, single use"`
+	TokenType              string `json:"token_type" enum:"Bearer"`
+	ExpiresIn              int    `json:"expires_in" doc:"seconds until the access token expires"`
+	PasswordChangeRequired bool   `json:"password_change_required" doc:"only POST /api/v1/auth/password, /me and sign-out serve the account until it sets its own password"`
 }
 
 // mfaChallengeJSON asks for the second factor.
@@ -60,9 +60,9 @@ type mfaChallengeJSON struct {
 }
 
 func (a *API) writeTokens(ctx *fasthttp.RequestCtx, p auth.TokenPair) {
-	noStore(ctx)
+	noStoreCredentials(ctx)
 	if err := writeJSON(ctx, fasthttp.StatusOK, tokenJSON{AccessToken: p.AccessToken, RefreshToken: p.RefreshToken,
-		TokenType: "Bearer", ExpiresIn: int(p.ExpiresIn / time.Second), PasswordChangeRequired: p.PasswordChangeRequired}); err != nil {
+		TokenType: "Bearer", ExpiresIn: int(p.ExpiresIn / time.Second), PasswordChangeRequired: p.PasswordChangeRequired}, noStore); err != nil {
 		a.fail(ctx, err)
 	}
 }
@@ -88,9 +88,9 @@ func (a *API) login(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if res.Tokens == nil {
-		noStore(ctx)
+		noStoreCredentials(ctx)
 		if err := writeJSON(ctx, fasthttp.StatusOK, mfaChallengeJSON{MFARequired: true, MFAToken: res.MFAToken,
-			ExpiresIn: int(res.MFAExpiresIn / time.Second)}); err != nil {
+			ExpiresIn: int(res.MFAExpiresIn / time.Second)}, noStore); err != nil {
 			a.fail(ctx, err)
 		}
 		return
@@ -99,8 +99,8 @@ func (a *API) login(ctx *fasthttp.RequestCtx) {
 }
 
 type mfaLoginRequest struct {
-	MFAToken string `json:"mfa_token"`
-	Code     string `json:"code"`
+	MFAToken string `json:"mfa_token" required:"true"`
+	Code     string `json:"code" required:"true" doc:"six-digit TOTP code or a recovery code"`
 }
 
 // loginMFA serves POST /api/v1/auth/login/mfa: {"mfa_token", "code": six
@@ -128,7 +128,7 @@ func (a *API) loginMFA(ctx *fasthttp.RequestCtx) {
 }
 
 type refreshRequest struct {
-	RefreshToken string `json:"refresh_token"`
+	RefreshToken string `json:"refresh_token" required:"true"`
 }
 
 // refresh serves POST /api/v1/auth/refresh: {"refresh_token"} -> 200 a
@@ -176,8 +176,13 @@ func (a *API) logout(ctx *fasthttp.RequestCtx) {
 		a.fail(ctx, err)
 		return
 	}
-	noStore(ctx)
+	noStoreCredentials(ctx)
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// logoutAllJSON answers POST /api/v1/auth/logout-all.
+type logoutAllJSON struct {
+	RevokedAccessTokens int `json:"revoked_access_tokens"`
 }
 
 // logoutAll serves POST /api/v1/auth/logout-all: 200 {"revoked_access_tokens": n};
@@ -192,18 +197,18 @@ func (a *API) logoutAll(ctx *fasthttp.RequestCtx) {
 		a.fail(ctx, err)
 		return
 	}
-	noStore(ctx)
-	if err := writeJSON(ctx, fasthttp.StatusOK, map[string]int{"revoked_access_tokens": n}); err != nil {
+	noStoreCredentials(ctx)
+	if err := writeJSON(ctx, fasthttp.StatusOK, logoutAllJSON{RevokedAccessTokens: n}, noStore); err != nil {
 		a.fail(ctx, err)
 	}
 }
 
-// sessionJSON is a signed-in device.
-type sessionJSON struct {
-	ID         string  `json:"id"`
-	CreatedAt  string  `json:"created_at"`
-	LastUsedAt string  `json:"last_used_at"`
-	ExpiresAt  string  `json:"expires_at"`
+// authSessionJSON is a signed-in device.
+type authSessionJSON struct {
+	ID         string  `json:"id" format:"uuid"`
+	CreatedAt  string  `json:"created_at" format:"date-time"`
+	LastUsedAt string  `json:"last_used_at" format:"date-time"`
+	ExpiresAt  string  `json:"expires_at" format:"date-time"`
 	MFA        bool    `json:"mfa"`
 	UserAgent  *string `json:"user_agent"`
 	IP         *string `json:"ip"`
@@ -218,10 +223,10 @@ func (a *API) sessions(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	out := struct {
-		Items []sessionJSON `json:"items"`
-	}{Items: make([]sessionJSON, len(list))}
+		Items []authSessionJSON `json:"items"`
+	}{Items: make([]authSessionJSON, len(list))}
 	for i, s := range list {
-		j := sessionJSON{ID: s.ID.String(), CreatedAt: s.CreatedAt.UTC().Format(timeLayout),
+		j := authSessionJSON{ID: s.ID.String(), CreatedAt: s.CreatedAt.UTC().Format(timeLayout),
 			LastUsedAt: s.LastUsedAt.UTC().Format(timeLayout), ExpiresAt: s.ExpiresAt.UTC().Format(timeLayout),
 			MFA: s.MFA, Current: s.Current}
 		if s.UserAgent != "" {
@@ -234,15 +239,15 @@ func (a *API) sessions(ctx *fasthttp.RequestCtx) {
 		}
 		out.Items[i] = j
 	}
-	noStore(ctx)
-	if err := writeJSON(ctx, fasthttp.StatusOK, out); err != nil {
+	noStoreCredentials(ctx)
+	if err := writeJSON(ctx, fasthttp.StatusOK, out, noStore); err != nil {
 		a.fail(ctx, err)
 	}
 }
 
 type passwordRequest struct {
-	CurrentPassword string `json:"current_password"`
-	NewPassword     string `json:"new_password"`
+	CurrentPassword string `json:"current_password" required:"true"`
+	NewPassword     string `json:"new_password" required:"true"`
 }
 
 // changePassword serves POST /api/v1/auth/password: {"current_password",
@@ -266,8 +271,29 @@ func (a *API) changePassword(ctx *fasthttp.RequestCtx) {
 		a.fail(ctx, err)
 		return
 	}
-	noStore(ctx)
+	noStoreCredentials(ctx)
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// mfaEnrollmentJSON is a new TOTP secret, shown once.
+type mfaEnrollmentJSON struct {
+	Secret     string `json:"secret" doc:"base32 TOTP secret (RFC 6238)"`
+	OTPAuthURL string `json:"otpauth_url" doc:"otpauth:// URI for authenticator apps"`
+}
+
+// mfaCodeRequest carries a TOTP code.
+type mfaCodeRequest struct {
+	Code string `json:"code" required:"true"`
+}
+
+// recoveryCodesJSON lists recovery codes, shown once.
+type recoveryCodesJSON struct {
+	RecoveryCodes []string `json:"recovery_codes"`
+}
+
+// mfaDisableRequest confirms turning MFA off.
+type mfaDisableRequest struct {
+	Password string `json:"password" required:"true"`
 }
 
 // enrollMFA serves POST /api/v1/auth/mfa/enroll: 200 {"secret",
@@ -282,8 +308,8 @@ func (a *API) enrollMFA(ctx *fasthttp.RequestCtx) {
 		a.fail(ctx, err)
 		return
 	}
-	noStore(ctx)
-	if err := writeJSON(ctx, fasthttp.StatusOK, map[string]string{"secret": e.Secret, "otpauth_url": e.URL}); err != nil {
+	noStoreCredentials(ctx)
+	if err := writeJSON(ctx, fasthttp.StatusOK, mfaEnrollmentJSON{Secret: e.Secret, OTPAuthURL: e.URL}, noStore); err != nil {
 		a.fail(ctx, err)
 	}
 }
@@ -291,9 +317,7 @@ func (a *API) enrollMFA(ctx *fasthttp.RequestCtx) {
 // verifyMFA serves POST /api/v1/auth/mfa/verify: {"code"} -> 200
 // {"recovery_codes": [10 codes]}, shown once.
 func (a *API) verifyMFA(ctx *fasthttp.RequestCtx) {
-	var req struct {
-		Code string `json:"code"`
-	}
+	var req mfaCodeRequest
 	if err := decodeAuthJSON(ctx.Request.Body(), &req); err != nil {
 		a.fail(ctx, err)
 		return
@@ -307,17 +331,15 @@ func (a *API) verifyMFA(ctx *fasthttp.RequestCtx) {
 		a.fail(ctx, err)
 		return
 	}
-	noStore(ctx)
-	if err := writeJSON(ctx, fasthttp.StatusOK, map[string][]string{"recovery_codes": codes}); err != nil {
+	noStoreCredentials(ctx)
+	if err := writeJSON(ctx, fasthttp.StatusOK, recoveryCodesJSON{RecoveryCodes: codes}, noStore); err != nil {
 		a.fail(ctx, err)
 	}
 }
 
 // disableMFA serves POST /api/v1/auth/mfa/disable: {"password"} -> 204.
 func (a *API) disableMFA(ctx *fasthttp.RequestCtx) {
-	var req struct {
-		Password string `json:"password"`
-	}
+	var req mfaDisableRequest
 	if err := decodeAuthJSON(ctx.Request.Body(), &req); err != nil {
 		a.fail(ctx, err)
 		return
@@ -334,6 +356,6 @@ func (a *API) disableMFA(ctx *fasthttp.RequestCtx) {
 		a.fail(ctx, err)
 		return
 	}
-	noStore(ctx)
+	noStoreCredentials(ctx)
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }

@@ -31,12 +31,6 @@ type meJSON struct {
 	LastLoginAt        *string      `json:"last_login_at"`
 }
 
-type contactJSON struct {
-	Phone       *string `json:"phone"`
-	DateOfBirth *string `json:"date_of_birth"`
-	Address     *string `json:"address"`
-}
-
 func strPtr(s string) *string {
 	if s == "" {
 		return nil
@@ -73,13 +67,9 @@ func (a *API) me(ctx *fasthttp.RequestCtx) {
 			a.fail(ctx, err)
 			return
 		}
-		out.Contact = &contactJSON{Phone: strPtr(c.Phone), Address: strPtr(c.Address)}
-		if !c.DateOfBirth.IsZero() {
-			out.Contact.DateOfBirth = strPtr(c.DateOfBirth.Format(time.DateOnly))
-		}
+		out.Contact = toContact(c)
 	}
-	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "private, no-store")
-	if err := writeJSON(ctx, fasthttp.StatusOK, out); err != nil {
+	if err := writeJSON(ctx, fasthttp.StatusOK, out, personalNoStore); err != nil {
 		a.fail(ctx, err)
 	}
 }
@@ -93,30 +83,30 @@ type provisionedJSON struct {
 	MustChangePassword bool   `json:"must_change_password"`
 }
 
-// pathID parses the {id} path parameter.
-func pathID(ctx *fasthttp.RequestCtx) (uuid.UUID, error) {
-	raw, _ := ctx.UserValue("id").(string)
-	id, ok := parseUUID(raw)
-	if !ok {
-		return uuid.Nil, domain.Invalid("id", "must be a UUID such as 0191d9a0-8b5e-7c3a-9f1e-2a3b4c5d6e7f")
-	}
-	return id, nil
-}
-
 func (a *API) provisionPerson(ctx *fasthttp.RequestCtx, kind string) {
-	id, err := pathID(ctx)
+	id, err := pathID(ctx, "id")
 	if err != nil {
 		a.fail(ctx, err)
 		return
 	}
-	var req struct {
-		Email string `json:"email"`
-	}
+	var req provisionPersonRequest
 	if err := decodeAuthJSON(ctx.Request.Body(), &req); err != nil {
 		a.fail(ctx, err)
 		return
 	}
 	a.provision(ctx, auth.ProvisionInput{Kind: kind, PersonID: id, Email: req.Email})
+}
+
+// provisionPersonRequest provisions a student's or faculty member's
+// account.
+type provisionPersonRequest struct {
+	Email string `json:"email" format:"email" doc:"only when the person has no e-mail address on record"`
+}
+
+// provisionStaffRequest provisions a staff account.
+type provisionStaffRequest struct {
+	Email string `json:"email" required:"true" format:"email"`
+	Role  string `json:"role" required:"true" enum:"admin,registrar,auditor"`
 }
 
 // provisionStudent serves POST /api/v1/students/{id}/account: {"email"?}
@@ -131,10 +121,7 @@ func (a *API) provisionFaculty(ctx *fasthttp.RequestCtx) { a.provisionPerson(ctx
 // provisionStaff serves POST /api/v1/users: {"email", "role": admin,
 // registrar or auditor} -> 201 with a one-time password.
 func (a *API) provisionStaff(ctx *fasthttp.RequestCtx) {
-	var req struct {
-		Email string `json:"email"`
-		Role  string `json:"role"`
-	}
+	var req provisionStaffRequest
 	if err := decodeAuthJSON(ctx.Request.Body(), &req); err != nil {
 		a.fail(ctx, err)
 		return
@@ -161,25 +148,28 @@ func (a *API) provision(ctx *fasthttp.RequestCtx, in auth.ProvisionInput) {
 		a.fail(ctx, err)
 		return
 	}
-	noStore(ctx)
+	noStoreCredentials(ctx)
 	ctx.Response.Header.Set(fasthttp.HeaderLocation, "/api/v1/users/"+acct.ID.String())
 	if err := writeJSON(ctx, fasthttp.StatusCreated, provisionedJSON{UserID: acct.ID.String(), Email: acct.Email,
-		Role: string(acct.Role), OneTimePassword: otpw, MustChangePassword: true}); err != nil {
+		Role: string(acct.Role), OneTimePassword: otpw, MustChangePassword: true}, noStore); err != nil {
 		a.fail(ctx, err)
 	}
+}
+
+// userPatchRequest activates or deactivates an account.
+type userPatchRequest struct {
+	Active *bool `json:"active" required:"true"`
 }
 
 // updateUser serves PATCH /api/v1/users/{id}: {"active": bool} -> 204;
 // deactivation ends the account's sessions at once.
 func (a *API) updateUser(ctx *fasthttp.RequestCtx) {
-	id, err := pathID(ctx)
+	id, err := pathID(ctx, "id")
 	if err != nil {
 		a.fail(ctx, err)
 		return
 	}
-	var req struct {
-		Active *bool `json:"active"`
-	}
+	var req userPatchRequest
 	if err := decodeAuthJSON(ctx.Request.Body(), &req); err != nil {
 		a.fail(ctx, err)
 		return
@@ -195,11 +185,17 @@ func (a *API) updateUser(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 }
 
+// passwordResetJSON is a reset account's one-time password (shown once).
+type passwordResetJSON struct {
+	OneTimePassword    string `json:"one_time_password"`
+	MustChangePassword bool   `json:"must_change_password"`
+}
+
 // resetPassword serves POST /api/v1/users/{id}/password-reset: 200
 // {"one_time_password"}; the account must change it at next sign-in and
 // its sessions end.
 func (a *API) resetPassword(ctx *fasthttp.RequestCtx) {
-	id, err := pathID(ctx)
+	id, err := pathID(ctx, "id")
 	if err != nil {
 		a.fail(ctx, err)
 		return
@@ -213,8 +209,8 @@ func (a *API) resetPassword(ctx *fasthttp.RequestCtx) {
 		a.fail(ctx, err)
 		return
 	}
-	noStore(ctx)
-	if err := writeJSON(ctx, fasthttp.StatusOK, map[string]any{"one_time_password": otpw, "must_change_password": true}); err != nil {
+	noStoreCredentials(ctx)
+	if err := writeJSON(ctx, fasthttp.StatusOK, passwordResetJSON{OneTimePassword: otpw, MustChangePassword: true}, noStore); err != nil {
 		a.fail(ctx, err)
 	}
 }
@@ -251,16 +247,19 @@ func toAPIKeyJSON(k auth.APIKey) apiKeyJSON {
 		ExpiresAt: timePtr(k.ExpiresAt), RevokedAt: timePtr(k.RevokedAt)}
 }
 
+// apiKeyRequest creates an API key.
+type apiKeyRequest struct {
+	Name          string   `json:"name" required:"true"`
+	Scopes        []string `json:"scopes" required:"true" doc:"resource:read or resource:write (resource: the first path segment after /api/v1/, or *)"`
+	ExpiresInDays *int     `json:"expires_in_days" doc:"1 to 730 (default 90)"`
+}
+
 // createAPIKey serves POST /api/v1/api-keys: {"name", "scopes":
 // ["students:read", ...], "expires_in_days": 1..730 (default 90)} -> 201
 // with "key", the only time the secret is shown. The key acts as its
 // owner, narrowed to its scopes.
 func (a *API) createAPIKey(ctx *fasthttp.RequestCtx) {
-	var req struct {
-		Name          string   `json:"name"`
-		Scopes        []string `json:"scopes"`
-		ExpiresInDays *int     `json:"expires_in_days"`
-	}
+	var req apiKeyRequest
 	if err := decodeAuthJSON(ctx.Request.Body(), &req); err != nil {
 		a.fail(ctx, err)
 		return
@@ -281,9 +280,9 @@ func (a *API) createAPIKey(ctx *fasthttp.RequestCtx) {
 	}
 	out := toAPIKeyJSON(k)
 	out.Key = key
-	noStore(ctx)
+	noStoreCredentials(ctx)
 	ctx.Response.Header.Set(fasthttp.HeaderLocation, "/api/v1/api-keys/"+k.ID.String())
-	if err := writeJSON(ctx, fasthttp.StatusCreated, out); err != nil {
+	if err := writeJSON(ctx, fasthttp.StatusCreated, out, noStore); err != nil {
 		a.fail(ctx, err)
 	}
 }
@@ -302,8 +301,7 @@ func (a *API) listAPIKeys(ctx *fasthttp.RequestCtx) {
 	for i, k := range keys {
 		out.Items[i] = toAPIKeyJSON(k)
 	}
-	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "private, no-store")
-	if err := writeJSON(ctx, fasthttp.StatusOK, out); err != nil {
+	if err := writeJSON(ctx, fasthttp.StatusOK, out, personalNoStore); err != nil {
 		a.fail(ctx, err)
 	}
 }
@@ -311,7 +309,7 @@ func (a *API) listAPIKeys(ctx *fasthttp.RequestCtx) {
 // revokeAPIKey serves DELETE /api/v1/api-keys/{id}: 204; 404 when the
 // caller has no such live key.
 func (a *API) revokeAPIKey(ctx *fasthttp.RequestCtx) {
-	id, err := pathID(ctx)
+	id, err := pathID(ctx, "id")
 	if err != nil {
 		a.fail(ctx, err)
 		return

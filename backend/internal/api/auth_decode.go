@@ -49,7 +49,7 @@ func decodeError(err error) error {
 		if field == "" {
 			return domain.Invalid("body", "must be a JSON object")
 		}
-		return domain.Invalid(field, "must be a JSON "+jsonKind(typ.Type.Kind().String()))
+		return domain.Invalid(field, "must be a JSON "+authJSONKind(typ.Type.Kind().String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return domain.Invalid(clip([]byte(name), 64), "is not a field of this request")
@@ -58,7 +58,8 @@ func decodeError(err error) error {
 	}
 }
 
-func jsonKind(goKind string) string {
+// authJSONKind names a Go kind as a JSON type.
+func authJSONKind(goKind string) string {
 	switch goKind {
 	case "string":
 		return "string"
@@ -96,8 +97,9 @@ func maxLen(field, s string, n int) error {
 	return nil
 }
 
-// noStore marks a response that carries credentials (RFC 6749 §5.1).
-func noStore(ctx *fasthttp.RequestCtx) {
+// noStoreCredentials marks a response that carries credentials (RFC 6749
+// §5.1).
+func noStoreCredentials(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
 	ctx.Response.Header.Set(fasthttp.HeaderPragma, "no-cache")
 }

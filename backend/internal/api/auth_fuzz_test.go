@@ -57,8 +57,8 @@ func FuzzDecodeRefresh(f *testing.F) {
 	})
 }
 
-func FuzzIsJSON(f *testing.F) {
+func FuzzIsMedia(f *testing.F) {
 	f.Add([]byte("application/json; charset=utf-8"))
 	f.Add([]byte("text/plain"))
-	f.Fuzz(func(t *testing.T, ct []byte) { _ = isJSON(ct) })
+	f.Fuzz(func(t *testing.T, ct []byte) { _ = isMedia(ct, "application/json") })
 }

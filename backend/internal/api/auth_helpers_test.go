@@ -38,31 +38,6 @@ func (c *clock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// recorder collects audit events in memory.
-type recorder struct {
-	mu     sync.Mutex
-	events []string
-}
-
-func (r *recorder) Record(_ context.Context, e auditEvent) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e.Action+" "+e.Entity+" "+e.EntityID)
-	return nil
-}
-
-func (r *recorder) count(action string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, e := range r.events {
-		if len(e) > len(action) && e[:len(action)+1] == action+" " {
-			n++
-		}
-	}
-	return n
-}
-
 // stack is the API with real authentication on PostgreSQL and Redis.
 type stack struct {
 	*server
@@ -162,7 +137,7 @@ func newStackOn(t testing.TB, db *testdb.DB, o stackOptions) *stack {
 	}
 	st.vault = pii.New(st.dataKey, postgres.NewPIIStore(db.Pool, 5*time.Second))
 	st.server = start(t, api.Deps{
-		Students: postgres.NewStore(db.Pool, 5*time.Second),
+		Store:    postgres.NewStore(db.Pool, postgres.StoreOptions{Timeout: 5 * time.Second}),
 		Registry: reg,
 		Authn:    st.authn,
 		Auth:     st.svc,

@@ -70,7 +70,7 @@ func TestLoginRefreshRotationAndReuse(t *testing.T) {
 		}
 	}
 	if st.audit.count("auth.refresh_reuse") != 1 {
-		t.Fatalf("audit: %v", st.audit.events)
+		t.Fatalf("audit: %v", st.audit.actions())
 	}
 	var denied int
 	if err := st.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM revoked_tokens`).Scan(&denied); err != nil || denied != 2 {
@@ -131,7 +131,7 @@ func TestUnknownAndWrongAnswerAlikeAndLockOut(t *testing.T) {
 		t.Fatalf("failures after success: %d %v", n, err)
 	}
 	if st.audit.count("auth.lockout") != 2 || st.audit.count("auth.login_failed") != 6 {
-		t.Fatalf("audit: %v", st.audit.events)
+		t.Fatalf("audit: %v", st.audit.actions())
 	}
 }
 

@@ -14,8 +14,9 @@ import (
 // chain wraps a handler in the request chain, outermost first:
 //
 //	requestid -> observe (access log, RED metrics) -> recover
-//	  -> authorize (authentication, route access, password-change and
-//	     API key scope gates; guard.go) -> body (Content-Type, size) -> h
+//	  -> authorize (authentication, route access: 401/403 per the route's
+//	     Access, attaching the Principal; password-change and API key scope
+//	     gates; guard.go) -> body (Content-Type, size) -> h
 //
 // The router dispatches to the result, so the chain sees the matched route
 // template. This is the only place the chain is assembled.
@@ -124,12 +125,22 @@ func statusLabel(code int) string {
 	switch code {
 	case 200:
 		return "200"
+	case 201:
+		return "201"
 	case 204:
 		return "204"
+	case 304:
+		return "304"
 	case 400:
 		return "400"
+	case 401:
+		return "401"
+	case 403:
+		return "403"
 	case 404:
 		return "404"
+	case 409:
+		return "409"
 	case 405:
 		return "405"
 	case 500:

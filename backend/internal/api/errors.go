@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/campshub360/edge/shared/problem"
 	"github.com/campshub360/edge/shared/requestid"
@@ -32,6 +33,7 @@ const (
 
 // fail answers ctx for err. It is the one mapping from errors to HTTP:
 //
+//	*httpError               -> its status (413 request-too-large, 415 unsupported-media-type)
 //	*domain.InvalidError     -> 400 validation, one errors[] entry per violation
 //	*auth.FieldError         -> 400 validation, one field
 //	*auth.PolicyError        -> 400 validation on new_password, one entry per broken rule
@@ -39,6 +41,10 @@ const (
 //	                         -> 401 invalid-credentials (one answer for every cause)
 //	auth.ErrPasswordMismatch -> 403 wrong-password
 //	auth.ErrNotUserSession   -> 403 user-session-required
+//	*domain.ForbiddenError   -> 403, type slug from its code (not-enrolled)
+//	domain.ErrForbidden      -> 403 forbidden
+//	*domain.ConflictError    -> 409, type slug from its code (illegal-transition,
+//	                            session-locked, duplicate, double-booked, ...), errors[] naming the field
 //	domain.ErrNotFound       -> 404 not-found
 //	auth.ErrConflict         -> 409 conflict
 //	*auth.LockedError        -> 429 too-many-attempts, Retry-After
@@ -47,14 +53,20 @@ const (
 //	anything else            -> 500 internal (logged at error)
 //
 // Bodies never carry err's text: the log line has it, with the request id.
+// Client-safe messages come only from the typed errors' Message fields.
 func (a *API) fail(ctx *fasthttp.RequestCtx, err error) {
 	var (
 		inv    *domain.InvalidError
+		conf   *domain.ConflictError
+		forb   *domain.ForbiddenError
+		he     *httpError
 		field  *auth.FieldError
 		policy *auth.PolicyError
 		locked *auth.LockedError
 	)
 	switch {
+	case errors.As(err, &he):
+		writeProblem(ctx, problem.New(he.status, he.slug, he.title, he.detail))
 	case errors.As(err, &field):
 		writeProblem(ctx, problem.Validation("The request has invalid parameters.",
 			problem.FieldError{Field: field.Field, Message: field.Message}))
@@ -85,6 +97,16 @@ func (a *API) fail(ctx *fasthttp.RequestCtx, err error) {
 		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
 		writeProblem(ctx, problem.New(fasthttp.StatusServiceUnavailable, slugUnavailable, "Service Unavailable",
 			"The server is busy; retry shortly."))
+	case errors.As(err, &conf):
+		p := problem.New(fasthttp.StatusConflict, strings.ReplaceAll(conf.Code, "_", "-"), "Conflict", conf.Message)
+		if conf.Field != "" {
+			p.Errors = []problem.FieldError{{Field: conf.Field, Message: conf.Message}}
+		}
+		writeProblem(ctx, p)
+	case errors.As(err, &forb):
+		writeProblem(ctx, problem.New(fasthttp.StatusForbidden, strings.ReplaceAll(forb.Code, "_", "-"), "Forbidden", forb.Message))
+	case errors.Is(err, domain.ErrForbidden):
+		writeProblem(ctx, problem.New(fasthttp.StatusForbidden, "forbidden", "Forbidden", "This operation is not permitted on this resource."))
 	case errors.As(err, &inv):
 		fields := make([]problem.FieldError, len(inv.Violations))
 		for i, v := range inv.Violations {

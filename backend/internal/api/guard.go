@@ -8,6 +8,7 @@ import (
 
 	"github.com/campshub360/edge/shared/problem"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/backend/internal/audit"
@@ -31,19 +32,23 @@ const (
 //   - an API key is served only where its scopes grant r.scope (403
 //     insufficient-scope, RFC 6750 §3.1); account routes admit no key.
 //
-// Denials are counted and audited (403s; 401s are counted by the
-// authenticator).
+// Every refusal is counted per route and reason
+// (campshub_backend_authz_denials_total); 403s are also counted as
+// security events and audited (401s are counted by the authenticator).
 func (a *API) authorize(r route, next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	denials := a.metrics.denials.MustCurryWith(prometheus.Labels{"route": r.template})
 	gated := func(ctx *fasthttp.RequestCtx) {
 		p := authz.From(ctx)
 		switch {
 		case p == nil:
 		case p.MustChangePassword && !r.passwordChange:
+			denials.WithLabelValues("password_change_required").Inc()
 			a.denied(ctx, r, p, "password_change_required")
 			writeProblem(ctx, problem.New(fasthttp.StatusForbidden, slugPasswordChange, "Password Change Required",
 				"This account signed in with a one-time password: set a new one with POST /api/v1/auth/password first."))
 			return
 		case p.APIKeyID != uuid.Nil && !auth.HasScope(p.Scopes, r.scope):
+			denials.WithLabelValues("insufficient_scope").Inc()
 			a.denied(ctx, r, p, "insufficient_scope")
 			ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="campshub360", error="insufficient_scope"`)
 			detail := "API keys cannot call account and authentication routes; sign in as a user."
@@ -59,6 +64,7 @@ func (a *API) authorize(r route, next fasthttp.RequestHandler) fasthttp.RequestH
 		Authn: a.authn,
 		Fail:  a.fail,
 		Denied: func(ctx *fasthttp.RequestCtx, reason authz.Denial, p *authz.Principal) {
+			denials.WithLabelValues(string(reason)).Inc()
 			if reason == authz.DenialForbidden {
 				a.denied(ctx, r, p, string(reason))
 			}
@@ -81,9 +87,15 @@ func (a *API) denied(ctx *fasthttp.RequestCtx, r route, p *authz.Principal, reas
 	}
 }
 
-// checkBody enforces, on requests with a body, the JSON media type (415
-// otherwise, RFC 9110 §15.5.16) and the route's size bound (413).
+// checkBody enforces, on requests with a body, the JSON media type (or
+// text/csv where the route takes it; 415 otherwise, RFC 9110 §15.5.16,
+// with Accept-Post naming what is accepted) and the route's size bound
+// (413).
 func (a *API) checkBody(r route, next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	accepted, detail := "application/json", "Send the request body as application/json (UTF-8)."
+	if r.csv {
+		accepted, detail = "application/json, text/csv", "Send the request body as application/json or text/csv (UTF-8)."
+	}
 	return func(ctx *fasthttp.RequestCtx) {
 		body := ctx.Request.Body()
 		if len(body) == 0 {
@@ -95,21 +107,20 @@ func (a *API) checkBody(r route, next fasthttp.RequestHandler) fasthttp.RequestH
 				"The request body is larger than this operation accepts ("+strconv.Itoa(r.maxBody)+" bytes)."))
 			return
 		}
-		if !isJSON(ctx.Request.Header.ContentType()) {
-			ctx.Response.Header.Set("Accept-Post", "application/json")
-			writeProblem(ctx, problem.New(fasthttp.StatusUnsupportedMediaType, slugUnsupportedMedia, "Unsupported Media Type",
-				"Send the request body as application/json (UTF-8)."))
+		if ct := ctx.Request.Header.ContentType(); !isMedia(ct, "application/json") && !(r.csv && isMedia(ct, "text/csv")) {
+			ctx.Response.Header.Set("Accept-Post", accepted)
+			writeProblem(ctx, problem.New(fasthttp.StatusUnsupportedMediaType, slugUnsupportedMedia, "Unsupported Media Type", detail))
 			return
 		}
 		next(ctx)
 	}
 }
 
-// isJSON accepts "application/json" with at most a charset=utf-8
-// parameter, case-insensitively.
-func isJSON(ct []byte) bool {
+// isMedia reports whether the Content-Type ct is the media type want
+// with at most a charset=utf-8 parameter, case-insensitively.
+func isMedia(ct []byte, want string) bool {
 	mt, params, _ := bytes.Cut(ct, []byte(";"))
-	if !bytes.EqualFold(bytes.TrimSpace(mt), []byte("application/json")) {
+	if !bytes.EqualFold(bytes.TrimSpace(mt), []byte(want)) {
 		return false
 	}
 	params = bytes.TrimSpace(params)

@@ -15,6 +15,11 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
+// healthJSON is the liveness answer.
+type healthJSON struct {
+	Status string `json:"status" enum:"ok"`
+}
+
 // health answers liveness: the process serves requests.
 func (a *API) health(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
@@ -126,7 +131,9 @@ func (a *API) readyHandler(ctx *fasthttp.RequestCtx) {
 			"Not ready: "+strings.Join(failing, ", ")+" unavailable."))
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusOK, readyBody{Status: status, Checks: checks})
+	if err := writeJSON(ctx, fasthttp.StatusOK, readyBody{Status: status, Checks: checks}, noStore); err != nil {
+		a.fail(ctx, err)
+	}
 }
 
 // readyBody is the 200 answer of GET /ready: Status is "ok" or

@@ -29,7 +29,7 @@ func TestReadinessDegradesOnOptionalDependency(t *testing.T) {
 	t.Parallel()
 	var pg, rd switchable
 	srv := start(t, api.Deps{
-		Students: fakeStore{},
+		Store: fakeStore{},
 		Checks: []api.Check{
 			{Name: "postgres", Ping: pg.ping},
 			api.Optional(api.Check{Name: "redis", Ping: rd.ping}),
@@ -134,7 +134,7 @@ func TestOptionalCheck(t *testing.T) {
 // exports no dependency series.
 func TestReadinessWithoutChecks(t *testing.T) {
 	t.Parallel()
-	srv := start(t, api.Deps{Students: fakeStore{}})
+	srv := start(t, api.Deps{Store: fakeStore{}})
 	if r := srv.get(t, "/ready"); r.status != 200 || strings.TrimSpace(string(r.body)) != `{"status":"ok","checks":{}}` {
 		t.Fatalf("/ready: %d %s", r.status, r.body)
 	}

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -10,19 +11,19 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/campshub360/edge/shared/problem"
 	"github.com/campshub360/edge/shared/requestid"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/backend/internal/api"
-	"github.com/campshub360/edge/backend/internal/authz"
+	"github.com/campshub360/edge/backend/internal/audit"
 	"github.com/campshub360/edge/backend/internal/authz/authztest"
+	"github.com/campshub360/edge/backend/internal/qr"
 )
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -43,28 +44,86 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// fakeClock is a settable clock shared by the API, the store and the QR
+// signer of a test.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newClock(t time.Time) *fakeClock {
+	c := &fakeClock{}
+	c.Set(t)
+	return c
+}
+
+func (c *fakeClock) Now() time.Time      { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Set(t time.Time)     { c.ns.Store(t.UnixNano()) }
+func (c *fakeClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
+
+// recorder is an in-memory audit.Recorder.
+type recorder struct {
+	mu     sync.Mutex
+	events []audit.Event
+}
+
+func (r *recorder) Record(_ context.Context, e audit.Event) error {
+	if err := audit.Validate(e); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	return nil
+}
+
+// count returns how many recorded events have action.
+func (r *recorder) count(action string) int { return len(r.find(action)) }
+
+// actions lists the recorded actions, for failure messages.
+func (r *recorder) actions() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, len(r.events))
+	for i, e := range r.events {
+		out[i] = e.Action + " " + e.Entity + " " + e.EntityID
+	}
+	return out
+}
+
+// find returns the recorded events with action.
+func (r *recorder) find(action string) []audit.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []audit.Event
+	for _, e := range r.events {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // server is an API served on a real loopback socket.
 type server struct {
 	base   string
 	logs   *syncBuffer
 	reg    *prometheus.Registry
 	client *http.Client
+	tokens *authztest.Tokens
+	audit  *recorder
+	api    *api.API
 	// handler serves requests in memory (benchmarks).
 	handler fasthttp.RequestHandler
-	// token is sent as a bearer token on every request that sets no
-	// Authorization header of its own (an admin principal unless the test
-	// brought its own authenticator).
+	// token is sent as the bearer when a request names none.
 	token string
 }
 
-// adminToken is the bearer start gives tests that bring no authenticator.
-const adminToken = "test-admin"
+var testQRKey = []byte("0123456789abcdef0123456789abcdef-test-key")
 
-// start serves an API built from d (Logger, Registry, IDs and ReadyTimeout
-// filled in when unset) on 127.0.0.1:0 until the test ends.
+// start serves an API built from d (Logger, Registry, IDs, ReadyTimeout,
+// Authn, Audit and QR filled in when unset) on 127.0.0.1:0 until the test
+// ends.
 func start(t testing.TB, d api.Deps) *server {
 	t.Helper()
-	s := &server{logs: &syncBuffer{}, reg: prometheus.NewRegistry(), client: &http.Client{Timeout: 30 * time.Second}}
+	s := &server{logs: &syncBuffer{}, reg: prometheus.NewRegistry(), client: &http.Client{Timeout: 30 * time.Second}, tokens: authztest.New()}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -80,14 +139,24 @@ func start(t testing.TB, d api.Deps) *server {
 		d.ReadyTimeout = 2 * time.Second
 	}
 	if d.Authn == nil {
-		toks := authztest.New()
-		s.token = toks.Add(adminToken, &authz.Principal{UserID: uuid.New(), Role: authz.RoleAdmin})
-		d.Authn = toks
+		d.Authn = s.tokens
+	}
+	if d.Audit == nil {
+		s.audit = &recorder{}
+		d.Audit = s.audit
+	}
+	if d.QR == nil {
+		signer, err := qr.New(testQRKey, time.Minute, 5*time.Second, d.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.QR = signer
 	}
 	a, err := api.New(d)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}
+	s.api = a
 	s.handler = a.Handler()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -118,13 +187,32 @@ type response struct {
 	body   []byte
 }
 
-func (s *server) do(t testing.TB, method, path string, header map[string]string) response {
+// send makes a request with an optional JSON (or raw []byte/string) body;
+// header "Authorization" "" sends none.
+func (s *server) send(t testing.TB, method, path string, body any, header map[string]string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, s.base+path, nil)
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.base+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, own := header["Authorization"]; !own && s.token != "" {
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if s.token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
 	for k, v := range header {
@@ -139,16 +227,60 @@ func (s *server) do(t testing.TB, method, path string, header map[string]string)
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return response{status: res.StatusCode, header: res.Header, body: body}
+	return response{status: res.StatusCode, header: res.Header, body: raw}
+}
+
+func (s *server) do(t testing.TB, method, path string, header map[string]string) response {
+	t.Helper()
+	return s.send(t, method, path, nil, header)
 }
 
 func (s *server) get(t *testing.T, path string) response {
 	t.Helper()
 	return s.do(t, http.MethodGet, path, nil)
+}
+
+// as returns a request helper authenticated with token.
+func (s *server) as(token string) *client { return &client{s: s, token: token} }
+
+// client sends requests as one principal.
+type client struct {
+	s     *server
+	token string
+}
+
+func (c *client) auth() map[string]string {
+	if c.token == "" {
+		return map[string]string{"Authorization": ""}
+	}
+	return map[string]string{"Authorization": "Bearer " + c.token}
+}
+
+func (c *client) get(t *testing.T, path string) response {
+	t.Helper()
+	return c.s.send(t, http.MethodGet, path, nil, c.auth())
+}
+
+func (c *client) send(t *testing.T, method, path string, body any) response {
+	t.Helper()
+	return c.s.send(t, method, path, body, c.auth())
+}
+
+// ok decodes a 2xx response of the given status into v (when not nil).
+func ok(t *testing.T, r response, status int, v any) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
+	}
+	if v != nil {
+		if err := json.Unmarshal(r.body, v); err != nil {
+			t.Fatalf("body %s: %v", r.body, err)
+		}
+	}
 }
 
 // problemOf decodes a problem response, checking the media type and that
@@ -171,6 +303,9 @@ func problemOf(t *testing.T, r response, status int) problem.Problem {
 	if id := r.header.Get(requestid.Header); id == "" || p.RequestID != id {
 		t.Fatalf("problem request_id %q, header %q", p.RequestID, id)
 	}
+	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+		t.Fatalf("problem Cache-Control %q", cc)
+	}
 	return p
 }
 
@@ -188,3 +323,15 @@ func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Disca
 func idGen() *requestid.Generator { return requestid.NewGenerator(nil) }
 
 func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
+
+// poll calls f until it returns true or within passes.
+func poll(t *testing.T, within time.Duration, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -13,10 +13,14 @@ import (
 //	campshub_backend_http_requests_total{route,method,code}          counter
 //	campshub_backend_http_request_duration_seconds{route,method}     histogram
 //	campshub_backend_http_requests_in_flight{route}                  gauge
+//	campshub_backend_authz_denials_total{route,reason}               counter: 401/403 by authz.Denial
+//	campshub_backend_audit_dropped_total                             counter: events the recorder refused
 type httpMetrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	inFlight *prometheus.GaugeVec
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	inFlight     *prometheus.GaugeVec
+	denials      *prometheus.CounterVec
+	auditDropped prometheus.Counter
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
@@ -34,8 +38,16 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 			Name: "campshub_backend_http_requests_in_flight",
 			Help: "HTTP requests being served, by route template.",
 		}, []string{"route"}),
+		denials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "campshub_backend_authz_denials_total",
+			Help: "Requests refused by route access control, by route template and reason.",
+		}, []string{"route", "reason"}),
+		auditDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "campshub_backend_audit_dropped_total",
+			Help: "Audit events the recorder refused (queue full or closed); they were logged instead.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.denials, m.auditDropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("api: register metrics: %w", err)
 		}

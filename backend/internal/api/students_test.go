@@ -16,8 +16,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/campshub360/edge/backend/internal/api"
-	"github.com/campshub360/edge/backend/internal/seed"
-	"github.com/campshub360/edge/backend/internal/store/postgres"
 	"github.com/campshub360/edge/backend/internal/testdb"
 )
 
@@ -42,34 +40,13 @@ type page struct {
 	NextCursor *string `json:"next_cursor"`
 }
 
-// campus is a seeded database with the API served over it, shared by the
-// subtests of TestStudentsAPI.
-type campus struct {
-	db  *testdb.DB
-	srv *server
-}
-
-func newCampus(t *testing.T, students int) *campus {
+// studentsCampus serves a seeded campus with an administrator's token sent
+// by default.
+func studentsCampus(t *testing.T, students int) *campus {
 	t.Helper()
-	db := testdb.New(t)
-	loc, err := time.LoadLocation(seed.DefaultTimeZone)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := seed.Generate(seed.Options{Students: students, Weeks: 1, Seed: 3, Now: time.Now(), Location: loc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := seed.Load(ctx, db.Pool, c, 1); err != nil {
-		t.Fatal(err)
-	}
-	srv := start(t, api.Deps{
-		Students: postgres.NewStore(db.Pool, 5*time.Second),
-		Checks:   []api.Check{{Name: "postgres", Ping: db.Pool.Ping}},
-	})
-	return &campus{db: db, srv: srv}
+	c := newCampus(t, campusOpts{students: students, weeks: 1})
+	c.srv.token = c.admin.token
+	return c
 }
 
 func (c *campus) count(t *testing.T, where string, args ...any) int {
@@ -142,7 +119,7 @@ func checkOrder(t *testing.T, items []item) {
 
 func TestStudentsAPI(t *testing.T) {
 	t.Parallel()
-	c := newCampus(t, 600)
+	c := studentsCampus(t, 600)
 	total := c.count(t, "")
 
 	t.Run("full walk with limit 37 visits every student once, in order", func(t *testing.T) {
@@ -166,7 +143,7 @@ func TestStudentsAPI(t *testing.T) {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		want := []string{"created_at", "department", "email", "first_name", "id", "last_name", "program",
+		want := []string{"created_at", "department", "email", "first_name", "gender", "id", "last_name", "program",
 			"roll_number", "section", "status", "updated_at", "year_of_study"}
 		if !slices.Equal(keys, want) {
 			t.Fatalf("item keys %v, want %v", keys, want)
@@ -357,23 +334,28 @@ func TestStudentsAPI(t *testing.T) {
 				t.Fatalf("%s: %s", path, p.Type)
 			}
 		}
-		r := c.srv.do(t, "POST", "/api/v1/students", nil)
+		r := c.srv.do(t, "PUT", "/api/v1/students", nil)
 		problemOf(t, r, 405)
-		if allow := r.header.Get("Allow"); allow != "GET, OPTIONS" {
+		if allow := r.header.Get("Allow"); allow != "GET, HEAD, OPTIONS, POST" {
 			t.Fatalf("Allow %q", allow)
 		}
-		r = c.srv.do(t, "DELETE", "/api/v1/students/"+uuid.NewString(), nil)
+		r = c.srv.do(t, "PUT", "/api/v1/students/"+uuid.NewString(), nil)
 		problemOf(t, r, 405)
 		r = c.srv.do(t, "OPTIONS", "/api/v1/students", nil)
-		if r.status != 204 || r.header.Get("Allow") != "GET, OPTIONS" || r.header.Get("X-Request-ID") == "" {
+		if r.status != 204 || r.header.Get("Allow") != "GET, HEAD, OPTIONS, POST" || r.header.Get("X-Request-ID") == "" {
 			t.Fatalf("OPTIONS: %d, Allow %q", r.status, r.header.Get("Allow"))
+		}
+		// Every GET answers HEAD, without a body.
+		r = c.srv.do(t, "HEAD", "/api/v1/students?limit=2", nil)
+		if r.status != 200 || len(r.body) != 0 || r.header.Get("ETag") == "" {
+			t.Fatalf("HEAD students: %d %q", r.status, r.header)
 		}
 	})
 }
 
 func TestReadinessFailsWhenPostgresIsGone(t *testing.T) {
 	t.Parallel()
-	c := newCampus(t, 20)
+	c := studentsCampus(t, 20)
 	if r := c.srv.get(t, "/ready"); r.status != 200 {
 		t.Fatalf("/ready before: %d %s", r.status, r.body)
 	}
@@ -408,7 +390,7 @@ func TestReadinessWithRedis(t *testing.T) {
 
 	ok := func(ctx context.Context) error { return nil }
 	srv := start(t, api.Deps{
-		Students: fakeStore{},
+		Store: fakeStore{},
 		Checks: []api.Check{
 			{Name: "postgres", Ping: ok},
 			{Name: "redis", Ping: func(ctx context.Context) error { return up.Ping(ctx).Err() }},
@@ -422,7 +404,7 @@ func TestReadinessWithRedis(t *testing.T) {
 	// Redis is optional (the backend serves from PostgreSQL without it):
 	// down, it is reported degraded and the instance stays ready.
 	srvDown := start(t, api.Deps{
-		Students: fakeStore{},
+		Store: fakeStore{},
 		Checks: []api.Check{
 			{Name: "postgres", Ping: ok},
 			api.Optional(api.Check{Name: "redis", Ping: func(ctx context.Context) error { return down.Ping(ctx).Err() }}),

@@ -14,35 +14,48 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/campshub360/edge/backend/internal/api"
-	"github.com/campshub360/edge/backend/internal/authz/authztest"
+	"github.com/campshub360/edge/backend/internal/authz"
 	"github.com/campshub360/edge/backend/internal/domain"
+	"github.com/campshub360/edge/backend/internal/qr"
 )
 
-// fakeStore answers from a fixed list, or with err, or panics.
+func testSigner(t testing.TB) *qr.Signer {
+	t.Helper()
+	s, err := qr.New(testQRKey, time.Minute, 5*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// fakeStore answers the student reads from a fixed list, or with err, or
+// panics; every other method of domain.Store is the nil embedded
+// interface's (a test calling one fails loudly).
 type fakeStore struct {
+	domain.Store
 	students []domain.Student
 	err      error
 	panic    bool
 }
 
-func (f fakeStore) ListStudents(ctx context.Context, q domain.StudentQuery) (domain.StudentPage, error) {
+func (f fakeStore) ListStudents(ctx context.Context, _ domain.Scope, q domain.StudentQuery) (domain.Page[domain.Student], error) {
 	if f.panic {
 		panic("boom: secret internals")
 	}
 	if f.err != nil {
-		return domain.StudentPage{}, f.err
+		return domain.Page[domain.Student]{}, f.err
 	}
 	if _, ok := ctx.Deadline(); ok {
-		return domain.StudentPage{}, errors.New("the API must leave deadlines to the store")
+		return domain.Page[domain.Student]{}, errors.New("the API must leave deadlines to the store")
 	}
-	var out domain.StudentPage
+	var out domain.Page[domain.Student]
 	for _, s := range f.students {
-		if q.After != nil && s.RollNumber <= q.After.RollNumber {
+		if q.Page.After != nil && s.RollNumber <= q.Page.After.Sort {
 			continue
 		}
-		if len(out.Items) == q.Limit {
+		if len(out.Items) == q.Page.Limit {
 			last := out.Items[len(out.Items)-1]
-			out.Next = &domain.StudentKey{RollNumber: last.RollNumber, ID: last.ID}
+			out.Next = &domain.Key{Sort: last.RollNumber, ID: last.ID}
 			break
 		}
 		out.Items = append(out.Items, s)
@@ -50,7 +63,7 @@ func (f fakeStore) ListStudents(ctx context.Context, q domain.StudentQuery) (dom
 	return out, nil
 }
 
-func (f fakeStore) StudentByID(ctx context.Context, id uuid.UUID) (domain.Student, error) {
+func (f fakeStore) StudentByID(ctx context.Context, _ domain.Scope, id uuid.UUID) (domain.Student, error) {
 	if f.err != nil {
 		return domain.Student{}, f.err
 	}
@@ -60,6 +73,15 @@ func (f fakeStore) StudentByID(ctx context.Context, id uuid.UUID) (domain.Studen
 		}
 	}
 	return domain.Student{}, domain.ErrNotFound
+}
+
+// startFake serves the API over store with an administrator's token sent
+// by default.
+func startFake(t *testing.T, d api.Deps) *server {
+	t.Helper()
+	srv := start(t, d)
+	srv.token = srv.tokens.Add("tok-admin", &authz.Principal{UserID: uuid.New(), Role: authz.RoleAdmin})
+	return srv
 }
 
 func closedAddr(t *testing.T) string {
@@ -75,7 +97,7 @@ func closedAddr(t *testing.T) string {
 
 func TestPanicBecomesInternalProblem(t *testing.T) {
 	t.Parallel()
-	srv := start(t, api.Deps{Students: fakeStore{panic: true}})
+	srv := startFake(t, api.Deps{Store: fakeStore{panic: true}})
 	p := problemOf(t, srv.get(t, "/api/v1/students"), 500)
 	if strings.Contains(p.Detail, "boom") || strings.Contains(p.Detail, "secret") {
 		t.Fatalf("panic text leaked: %+v", p)
@@ -102,7 +124,7 @@ func TestErrorMapping(t *testing.T) {
 		{domain.ErrNotFound, 404, "/not-found"},
 		{domain.Invalid("department", domain.UnknownDepartmentMessage), 400, "/validation"},
 	} {
-		srv := start(t, api.Deps{Students: fakeStore{err: tc.err}})
+		srv := startFake(t, api.Deps{Store: fakeStore{err: tc.err}})
 		r := srv.get(t, "/api/v1/students")
 		p := problemOf(t, r, tc.status)
 		if !strings.HasSuffix(p.Type, tc.slug) {
@@ -131,7 +153,7 @@ func TestPaginationOverFake(t *testing.T) {
 			FirstName: "A", LastName: "B", Department: "CSE", Program: "BTECH-CSE", YearOfStudy: 3, Section: "A",
 			Status: domain.StudentActive, CreatedAt: time.Now(), UpdatedAt: time.Now()})
 	}
-	srv := start(t, api.Deps{Students: fakeStore{students: students}})
+	srv := startFake(t, api.Deps{Store: fakeStore{students: students}})
 	p := decodePage(t, srv.get(t, "/api/v1/students?limit=4"))
 	if len(p.Items) != 4 || p.NextCursor == nil || p.Items[0].Email != nil {
 		t.Fatalf("first page: %+v", p)
@@ -149,16 +171,16 @@ func TestNewValidatesDeps(t *testing.T) {
 	}
 	// Registering the metrics twice on one registry is an error, not a panic.
 	reg := prometheus.NewRegistry()
-	start(t, api.Deps{Students: fakeStore{}, Registry: reg})
-	if _, err := api.New(api.Deps{Students: fakeStore{}, Registry: reg, Logger: discardLogger(), IDs: idGen(), ReadyTimeout: time.Second,
-		Authn: authztest.New()}); err == nil {
+	srv := start(t, api.Deps{Store: fakeStore{}, Registry: reg})
+	if _, err := api.New(api.Deps{Store: fakeStore{}, Registry: reg, Logger: discardLogger(), IDs: idGen(), ReadyTimeout: time.Second,
+		Authn: srv.tokens, Audit: &recorder{}, QR: testSigner(t)}); err == nil {
 		t.Fatal("second api.New on the same registry succeeded")
 	}
 }
 
 func TestMalformedRequestGetsProblem(t *testing.T) {
 	t.Parallel()
-	srv := start(t, api.Deps{Students: fakeStore{}})
+	srv := start(t, api.Deps{Store: fakeStore{}})
 	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.base, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -174,5 +196,18 @@ func TestMalformedRequestGetsProblem(t *testing.T) {
 	}
 	if resp.StatusCode() != 400 || string(resp.Header.ContentType()) != "application/problem+json" || len(resp.Header.Peek("X-Request-ID")) == 0 {
 		t.Fatalf("malformed request: %d %s %s", resp.StatusCode(), resp.Header.ContentType(), resp.Body())
+	}
+}
+
+// Without a personal data vault the API refuses personal data rather than
+// storing it unsealed (and never reaches the store).
+func TestPersonalDataRefusedWithoutVault(t *testing.T) {
+	t.Parallel()
+	srv := startFake(t, api.Deps{Store: fakeStore{}})
+	body := map[string]any{"roll_number": "ZZ2026A009", "first_name": "A", "last_name": "B", "program": "BTECH-CSE",
+		"year_of_study": 1, "section": "A", "date_of_birth": "2006-05-01"}
+	p := problemOf(t, srv.send(t, "POST", "/api/v1/students", body, nil), 400)
+	if len(p.Errors) != 1 || p.Errors[0].Field != "date_of_birth" || !strings.Contains(p.Errors[0].Message, "encryption key") {
+		t.Fatalf("problem %+v", p)
 	}
 }

@@ -11,21 +11,50 @@ import (
 var testSecrets = map[string]string{
 	"ENCRYPTION_KEYS":     "k1:" + strings.Repeat("A", 43) + "=",
 	"SIGNING_KEY_SECRETS": "s1:" + strings.Repeat("B", 43) + "=",
+	"QR_SIGNING_KEY":      testQRKey,
 }
 
 func TestSecretsRequiredOutsideDev(t *testing.T) {
-	_, err := LoadServe(nil, env(map[string]string{"DATABASE_URL": goodURL, "ENCRYPTION_KEYS": "", "SIGNING_KEY_SECRETS": ""}))
+	none := map[string]string{"DATABASE_URL": goodURL, "ENCRYPTION_KEYS": "", "SIGNING_KEY_SECRETS": "", "QR_SIGNING_KEY": ""}
+	_, err := LoadServe(nil, env(none))
 	if err == nil {
 		t.Fatal("started without secrets")
 	}
 	msg := err.Error()
 	if strings.Contains(msg, "\n") || !strings.Contains(msg, "ENCRYPTION_KEYS: is required outside --dev") ||
-		!strings.Contains(msg, "SIGNING_KEY_SECRETS: is required outside --dev") {
+		!strings.Contains(msg, "SIGNING_KEY_SECRETS: is required outside --dev") || !strings.Contains(msg, "QR_SIGNING_KEY: is required outside --dev") {
 		t.Fatalf("message %q", msg)
 	}
-	cfg, err := LoadServe([]string{"--dev"}, env(map[string]string{"DATABASE_URL": goodURL, "ENCRYPTION_KEYS": "", "SIGNING_KEY_SECRETS": ""}))
-	if err != nil || cfg.Auth.EncryptionKeys != "" {
+	cfg, err := LoadServe([]string{"--dev"}, env(none))
+	if err != nil || cfg.Auth.EncryptionKeys != "" || cfg.Attendance.QRSigningKey != nil {
 		t.Fatalf("dev without secrets: %v", err)
+	}
+}
+
+func TestQRSigningKeyFromFile(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "qr")
+	if err := os.WriteFile(f, []byte(testQRKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadServe(nil, env(map[string]string{"DATABASE_URL": goodURL, "QR_SIGNING_KEY": "", "QR_SIGNING_KEY_FILE": f}))
+	if err != nil || len(cfg.Attendance.QRSigningKey) != 32 {
+		t.Fatalf("QR_SIGNING_KEY_FILE: %v (%d bytes)", err, len(cfg.Attendance.QRSigningKey))
+	}
+	_, err = LoadServe(nil, env(map[string]string{"DATABASE_URL": goodURL, "QR_SIGNING_KEY_FILE": f}))
+	if err == nil || !strings.Contains(err.Error(), "set either QR_SIGNING_KEY or QR_SIGNING_KEY_FILE") {
+		t.Fatalf("both set: %v", err)
+	}
+	_, err = LoadServe(nil, env(map[string]string{"DATABASE_URL": goodURL, "QR_SIGNING_KEY": "", "QR_SIGNING_KEY_FILE": f + ".missing"}))
+	if err == nil || !strings.Contains(err.Error(), "QR_SIGNING_KEY_FILE: cannot read the file: no such file") {
+		t.Fatalf("missing file: %v", err)
+	}
+	short := filepath.Join(t.TempDir(), "short")
+	if err := os.WriteFile(short, []byte("c2hvcnQ="), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadServe(nil, env(map[string]string{"DATABASE_URL": goodURL, "QR_SIGNING_KEY": "", "QR_SIGNING_KEY_FILE": short}))
+	if err == nil || !strings.Contains(err.Error(), "QR_SIGNING_KEY_FILE: must be base64") || strings.Contains(err.Error(), "c2hvcnQ") {
+		t.Fatalf("short key in a file: %v", err)
 	}
 }
 

@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// env serves m, with test keyrings for the two required secrets unless m
-// sets them (to "" to test their absence).
+// env serves m, with test values for the required secrets (the two
+// keyrings and the QR signing key) unless m sets them (to "" to test their
+// absence).
 func env(m map[string]string) func(string) string {
 	return func(k string) string {
 		if v, ok := m[k]; ok {
@@ -21,8 +22,11 @@ func env(m map[string]string) func(string) string {
 
 const goodURL = "postgres://campus:s3cret@127.0.0.1:5432/campus?sslmode=disable"
 
+// testQRKey is base64 of 32 bytes.
+const testQRKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
 func TestLoadServeDefaults(t *testing.T) {
-	cfg, err := LoadServe(nil, env(map[string]string{"DATABASE_URL": goodURL}))
+	cfg, err := LoadServe(nil, env(map[string]string{"DATABASE_URL": goodURL, "QR_SIGNING_KEY": testQRKey}))
 	if err != nil {
 		t.Fatalf("LoadServe: %v", err)
 	}
@@ -108,7 +112,7 @@ func TestDatabaseURLErrorsDoNotLeakPasswords(t *testing.T) {
 }
 
 func TestLoadServeMinAboveMax(t *testing.T) {
-	_, err := LoadServe(nil, env(map[string]string{"DATABASE_URL": goodURL, "DATABASE_MAX_CONNS": "2", "DATABASE_MIN_CONNS": "3"}))
+	_, err := LoadServe(nil, env(map[string]string{"DATABASE_URL": goodURL, "DATABASE_MAX_CONNS": "2", "DATABASE_MIN_CONNS": "3", "QR_SIGNING_KEY": testQRKey}))
 	if err == nil || !strings.Contains(err.Error(), "DATABASE_MIN_CONNS") {
 		t.Fatalf("got %v, want a DATABASE_MIN_CONNS problem", err)
 	}
@@ -135,6 +139,73 @@ func TestValidateListen(t *testing.T) {
 	for _, bad := range []string{"", "127.0.0.1", "127.0.0.1:70000", "127.0.0.1:-1", "bad host:80", "h:port"} {
 		if err := validateListen(bad); err == nil {
 			t.Errorf("validateListen(%q) accepted", bad)
+		}
+	}
+}
+
+func TestAttendanceJobsAndDatabaseSettings(t *testing.T) {
+	cfg, err := LoadServe(nil, env(map[string]string{"DATABASE_URL": goodURL, "QR_SIGNING_KEY": testQRKey}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Attendance
+	if a.TimeZone.String() != "Asia/Kolkata" || a.GracePeriod != 5*time.Minute || a.ThresholdHundredths != 7500 ||
+		a.CorrectionWindowDays != 7 || a.QRTokenTTL != time.Minute || len(a.QRSigningKey) != 32 {
+		t.Errorf("attendance defaults: %+v", a)
+	}
+	if cfg.Database.ExecMode != "cache_statement" || cfg.Database.ReplicaURL != "" || cfg.Database.ReportTimeout != 30*time.Second {
+		t.Errorf("database defaults: %+v", cfg.Database)
+	}
+	if cfg.Jobs.SessionInterval != 15*time.Second || cfg.Jobs.MaintenanceInterval != time.Hour || cfg.Jobs.AuditRetentionMonths != 24 {
+		t.Errorf("job defaults: %+v", cfg.Jobs)
+	}
+
+	cfg, err = LoadServe(nil, env(map[string]string{"DATABASE_URL": goodURL, "QR_SIGNING_KEY": testQRKey,
+		"INSTITUTION_TIMEZONE": "Europe/Berlin", "ATTENDANCE_GRACE_PERIOD": "10m", "ATTENDANCE_THRESHOLD": "72.5",
+		"CORRECTION_WINDOW_DAYS": "14", "DATABASE_QUERY_EXEC_MODE": "simple_protocol",
+		"DATABASE_REPLICA_URL": "postgres://ro:pw@replica:5432/campus", "AUDIT_RETENTION_MONTHS": "0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Attendance.TimeZone.String() != "Europe/Berlin" || cfg.Attendance.GracePeriod != 10*time.Minute ||
+		cfg.Attendance.ThresholdHundredths != 7250 || cfg.Attendance.CorrectionWindowDays != 14 ||
+		cfg.Database.ExecMode != "simple_protocol" || cfg.Database.ReplicaURL == "" || cfg.Jobs.AuditRetentionMonths != 0 {
+		t.Errorf("settings not applied: %+v %+v %+v", cfg.Attendance, cfg.Database, cfg.Jobs)
+	}
+
+	_, err = LoadServe(nil, env(map[string]string{"DATABASE_URL": goodURL,
+		"QR_SIGNING_KEY": "c2hvcnQ=", "INSTITUTION_TIMEZONE": "Mars/Olympus", "ATTENDANCE_THRESHOLD": "101",
+		"DATABASE_QUERY_EXEC_MODE": "turbo", "DATABASE_REPLICA_URL": "postgres://a:hunter2@h:notaport/x",
+		"AUDIT_RETENTION_MONTHS": "2", "PARTITION_MONTHS_AHEAD": "2", "ATTENDANCE_GRACE_PERIOD": "-1m"}))
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want *Error", err)
+	}
+	got := map[string]bool{}
+	for _, p := range ce.Problems {
+		got[p.Path] = true
+	}
+	for _, w := range []string{"QR_SIGNING_KEY", "INSTITUTION_TIMEZONE", "ATTENDANCE_THRESHOLD", "DATABASE_QUERY_EXEC_MODE",
+		"DATABASE_REPLICA_URL", "AUDIT_RETENTION_MONTHS", "PARTITION_MONTHS_AHEAD", "ATTENDANCE_GRACE_PERIOD"} {
+		if !got[w] {
+			t.Errorf("problem for %s not reported; got %v", w, ce.Problems)
+		}
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error leaks a password: %s", err)
+	}
+	// --dev needs no key.
+	if _, err := LoadServe([]string{"--dev"}, env(map[string]string{"DATABASE_URL": goodURL, "QR_SIGNING_KEY": ""})); err != nil {
+		t.Errorf("--dev without QR_SIGNING_KEY: %v", err)
+	}
+	for in, want := range map[string]int64{"75": 7500, "72.5": 7250, "66.67": 6667, "0": 0, "100.00": 10000} {
+		if h, ok := ParseHundredths(in); !ok || h != want {
+			t.Errorf("ParseHundredths(%q) = %d, %v", in, h, ok)
+		}
+	}
+	for _, in := range []string{"", "-1", "7.555", "1e2", " 75", "75.", ".5", "abc"} {
+		if _, ok := ParseHundredths(in); ok {
+			t.Errorf("ParseHundredths(%q) accepted", in)
 		}
 	}
 }

@@ -15,9 +15,11 @@ import (
 // Department is an academic department. Code is unique, 2-10 upper-case
 // letters or digits starting with a letter (e.g. "CSE").
 type Department struct {
-	ID   uuid.UUID
-	Code string
-	Name string
+	ID        uuid.UUID
+	Code      string
+	Name      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Program is a program of study (e.g. B.Tech in CSE) offered by a
@@ -29,6 +31,10 @@ type Program struct {
 	Level         ProgramLevel
 	DepartmentID  uuid.UUID
 	DurationYears int
+	// DepartmentCode is the department's code (read views only).
+	DepartmentCode string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Term is an academic term. StartDate < EndDate; at most one term is
@@ -39,6 +45,8 @@ type Term struct {
 	StartDate time.Time
 	EndDate   time.Time
 	IsCurrent bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Faculty is a member of the teaching staff. EmployeeID and Email are
@@ -52,6 +60,10 @@ type Faculty struct {
 	Designation  string
 	DepartmentID uuid.UUID
 	Active       bool
+	// DepartmentCode is the department's code (read views only).
+	DepartmentCode string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Course is a course in the catalogue. Credits are in academic credit units.
@@ -61,6 +73,10 @@ type Course struct {
 	Title        string
 	Credits      float64
 	DepartmentID uuid.UUID
+	// DepartmentCode is the department's code (read views only).
+	DepartmentCode string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Section is one offering of a course in a term, taught by one faculty
@@ -72,6 +88,15 @@ type Section struct {
 	FacultyID uuid.UUID
 	Code      string
 	Capacity  int
+	// Read views only: the course, term and faculty member by name, and
+	// how many students are ENROLLED.
+	CourseCode  string
+	CourseTitle string
+	TermName    string
+	FacultyName string
+	Enrolled    int
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Enrollment ties a student to a section.
@@ -95,6 +120,10 @@ type TimetableSlot struct {
 	Start     time.Duration
 	End       time.Duration
 	Room      string
+	// Read views only: the section's course and code.
+	CourseCode  string
+	CourseTitle string
+	SectionCode string
 }
 
 // Holiday is a day without classes: no sessions are generated on it.
@@ -115,6 +144,14 @@ type AttendanceSession struct {
 	StartsAt  time.Time
 	EndsAt    time.Time
 	Status    SessionStatus
+	// Read views only: the section's course and code, and the slot's room
+	// ("" without a slot).
+	CourseCode  string
+	CourseTitle string
+	SectionCode string
+	Room        string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // AttendanceRecord is one student's mark in one session. SessionDate equals

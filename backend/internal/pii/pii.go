@@ -123,24 +123,38 @@ func (v *Vault) Contact(ctx context.Context, student uuid.UUID) (Contact, error)
 // SetContact seals and stores a student's personal data (zero fields are
 // cleared).
 func (v *Vault) SetContact(ctx context.Context, student uuid.UUID, c Contact) error {
+	r, err := v.Seal(student, c)
+	if err != nil {
+		return err
+	}
+	return v.store.SetStudentPII(ctx, r)
+}
+
+// Seal seals c for the student with id student under the primary key,
+// without storing it: the row's Phone, DOB and Address are the
+// ciphertexts (nil for zero fields), bound to that student, for a caller
+// that writes them in its own transaction (creating or updating the
+// student). The id must be the row's final id: a ciphertext opens only
+// for the student it was sealed for.
+func (v *Vault) Seal(student uuid.UUID, c Contact) (StudentRow, error) {
 	r := StudentRow{ID: student}
 	var err error
 	if c.Phone != "" {
 		if r.Phone, err = v.ring.Seal([]byte(c.Phone), phoneAAD(student)); err != nil {
-			return err
+			return StudentRow{}, err
 		}
 	}
 	if c.Address != "" {
 		if r.Address, err = v.ring.Seal([]byte(c.Address), addressAAD(student)); err != nil {
-			return err
+			return StudentRow{}, err
 		}
 	}
 	if !c.DateOfBirth.IsZero() {
 		if r.DOB, err = v.ring.Seal([]byte(c.DateOfBirth.Format(time.DateOnly)), dobAAD(student)); err != nil {
-			return err
+			return StudentRow{}, err
 		}
 	}
-	return v.store.SetStudentPII(ctx, r)
+	return r, nil
 }
 
 // RotateResult counts a rotation's work.

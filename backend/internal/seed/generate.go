@@ -51,7 +51,21 @@ type Options struct {
 	// Location is the institution's time zone: slots are local times in it
 	// and session instants are computed in it. Required.
 	Location *time.Location
+	// SectionSize is the most students in one class section (a cohort);
+	// 0 means DefaultSectionSize.
+	SectionSize int
+	// StreamRecords leaves Campus.Records empty: Load generates the
+	// attendance records while it copies them (Campus.EachRecord), so a
+	// campus of ten million records needs no memory for them, and checks
+	// their foreign keys once after the copy rather than row by row.
+	StreamRecords bool
 }
+
+// Section size bounds, in students.
+const (
+	DefaultSectionSize = 60
+	MaxSectionSize     = 240
+)
 
 // Validate reports every problem with o as one error, or nil.
 func (o Options) Validate() error {
@@ -67,6 +81,9 @@ func (o Options) Validate() error {
 	}
 	if o.Location == nil {
 		errs = append(errs, errors.New("location is required"))
+	}
+	if o.SectionSize < 0 || o.SectionSize > MaxSectionSize {
+		errs = append(errs, fmt.Errorf("section size must be from 1 to %d (0 for %d)", MaxSectionSize, DefaultSectionSize))
 	}
 	return errors.Join(errs...)
 }
@@ -113,6 +130,57 @@ type Campus struct {
 	Holidays    []domain.Holiday
 	Sessions    []domain.AttendanceSession
 	Records     []domain.AttendanceRecord
+
+	// records replays the generation of the attendance records (the same
+	// sequence Records holds, or would hold with StreamRecords).
+	records *recordGen
+	// NumRecords is how many records EachRecord yields.
+	NumRecords int
+}
+
+// recordGen is what generating the attendance records needs.
+type recordGen struct {
+	rs       streams
+	habit    []float64
+	roster   map[uuid.UUID][]int
+	reasons  []string
+	students []Student
+	sessions []domain.AttendanceSession
+}
+
+// EachRecord yields every attendance record of the campus in load order,
+// generating them on the fly (deterministically: the same records, in the
+// same order, on every call).
+func (c *Campus) EachRecord(yield func(domain.AttendanceRecord) bool) {
+	if c.records == nil {
+		return
+	}
+	g := c.records
+	mr := g.rs.get("marks")
+	for _, sess := range g.sessions {
+		if sess.Status != domain.SessionClosed {
+			continue
+		}
+		startsAt, endsAt, d := sess.StartsAt, sess.EndsAt, sess.Date
+		for _, si := range g.roster[sess.SectionID] {
+			r := domain.AttendanceRecord{SessionID: sess.ID, StudentID: g.students[si].ID, SessionDate: d, Source: domain.SourceManual}
+			switch u := mr.Float64(); {
+			case u < g.habit[si]*0.94:
+				r.Mark, r.MarkedAt = domain.MarkPresent, startsAt.Add(time.Duration(1+mr.IntN(5))*time.Minute)
+			case u < g.habit[si]:
+				r.Mark, r.MarkedAt = domain.MarkLate, startsAt.Add(time.Duration(6+mr.IntN(15))*time.Minute)
+			case mr.IntN(100) < 15:
+				r.Mark, r.MarkedAt = domain.MarkExcused, startsAt.Add(time.Duration(1+mr.IntN(5))*time.Minute)
+				r.Reason = g.reasons[mr.IntN(len(g.reasons))]
+			default:
+				// Nobody marked them: the close job did.
+				r.Mark, r.Source, r.MarkedAt = domain.MarkAbsent, domain.SourceSystem, endsAt.Add(15*time.Minute)
+			}
+			if !yield(r) {
+				return
+			}
+		}
+	}
 }
 
 // streams hands out one PCG stream per kind of row.
@@ -311,7 +379,11 @@ func generateStudents(c *Campus, o Options, rs streams, specs []programSpec, dep
 			if n == 0 {
 				continue
 			}
-			sections := min((n+59)/60, 26)
+			size := o.SectionSize
+			if size == 0 {
+				size = DefaultSectionSize
+			}
+			sections := min((n+size-1)/size, 26)
 			sizes := shares(n, slices.Repeat([]int{1}, sections))
 			admission := ay - (y - 1)
 			for s := range sections {
@@ -604,7 +676,6 @@ func generateAttendance(c *Campus, o Options, rs streams, today time.Time, term 
 		}
 	}
 	sr := rs.get("sessions")
-	mr := rs.get("marks")
 	reasons := excuseReasons()
 
 	start := today.AddDate(0, 0, -7*o.Weeks)
@@ -612,6 +683,9 @@ func generateAttendance(c *Campus, o Options, rs streams, today time.Time, term 
 		start = term.StartDate
 	}
 	c.AttendanceFrom = start
+	// Sessions first (stream "sessions"), then the records of the past
+	// ones in the same order (stream "marks"): the two streams are
+	// independent, so this is the interleaved generation, unrolled.
 	for d := start; !d.After(today) && !d.After(term.EndDate); d = d.AddDate(0, 0, 1) {
 		if holiday[d] {
 			continue
@@ -624,28 +698,18 @@ func generateAttendance(c *Campus, o Options, rs streams, today time.Time, term 
 				ID: newUUID(sr), SectionID: slot.SectionID, FacultyID: slot.FacultyID, SlotID: slot.ID,
 				Date: d, StartsAt: startsAt, EndsAt: endsAt, Status: domain.SessionScheduled,
 			}
-			if !past {
-				c.Sessions = append(c.Sessions, sess)
-				continue
+			if past {
+				sess.Status = domain.SessionClosed
+				c.NumRecords += len(roster[slot.SectionID])
 			}
-			sess.Status = domain.SessionClosed
 			c.Sessions = append(c.Sessions, sess)
-			for _, si := range roster[slot.SectionID] {
-				r := domain.AttendanceRecord{SessionID: sess.ID, StudentID: c.Students[si].ID, SessionDate: d, Source: domain.SourceManual}
-				switch u := mr.Float64(); {
-				case u < habit[si]*0.94:
-					r.Mark, r.MarkedAt = domain.MarkPresent, startsAt.Add(time.Duration(1+mr.IntN(5))*time.Minute)
-				case u < habit[si]:
-					r.Mark, r.MarkedAt = domain.MarkLate, startsAt.Add(time.Duration(6+mr.IntN(15))*time.Minute)
-				case mr.IntN(100) < 15:
-					r.Mark, r.MarkedAt = domain.MarkExcused, startsAt.Add(time.Duration(1+mr.IntN(5))*time.Minute)
-					r.Reason = reasons[mr.IntN(len(reasons))]
-				default:
-					// Nobody marked them: the close job did.
-					r.Mark, r.Source, r.MarkedAt = domain.MarkAbsent, domain.SourceSystem, endsAt.Add(15*time.Minute)
-				}
-				c.Records = append(c.Records, r)
-			}
+		}
+	}
+	c.records = &recordGen{rs: rs, habit: habit, roster: roster, reasons: reasons, students: c.Students, sessions: c.Sessions}
+	if !o.StreamRecords {
+		c.Records = make([]domain.AttendanceRecord, 0, c.NumRecords)
+		for r := range c.EachRecord {
+			c.Records = append(c.Records, r)
 		}
 	}
 }

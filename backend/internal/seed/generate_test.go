@@ -320,3 +320,44 @@ func checkInvariants(t *testing.T, c *Campus) {
 		}
 	}
 }
+
+func TestStreamedRecordsEqualMaterialized(t *testing.T) {
+	o := Options{Students: 300, Weeks: 2, Seed: 42, Now: fixedNow(), Location: kolkata(t)}
+	a := generate(t, o)
+	o.StreamRecords = true
+	b := generate(t, o)
+	if b.Records != nil || b.NumRecords != len(a.Records) || len(a.Records) == 0 {
+		t.Fatalf("streamed campus: %d materialized, NumRecords %d, want %d", len(b.Records), b.NumRecords, len(a.Records))
+	}
+	i := 0
+	for r := range b.EachRecord {
+		if r != a.Records[i] {
+			t.Fatalf("record %d: streamed %+v, materialized %+v", i, r, a.Records[i])
+		}
+		i++
+	}
+	if i != len(a.Records) {
+		t.Fatalf("streamed %d records, want %d", i, len(a.Records))
+	}
+}
+
+func TestSectionSizeAndPresets(t *testing.T) {
+	o := Options{Students: 4000, Weeks: 0, Seed: 1, Now: fixedNow(), Location: kolkata(t)}
+	small := generate(t, o)
+	o.SectionSize = 175
+	large := generate(t, o)
+	if len(large.Sections) >= len(small.Sections) {
+		t.Fatalf("sections of up to 175 (%d) are not fewer than of up to 60 (%d)", len(large.Sections), len(small.Sections))
+	}
+	o.SectionSize = MaxSectionSize + 1
+	if o.Validate() == nil {
+		t.Fatal("section size above the maximum accepted")
+	}
+	p, err := PresetNamed("scale")
+	if err != nil || p.Students != 50000 || !p.Stream {
+		t.Fatalf("scale preset: %+v, %v", p, err)
+	}
+	if _, err := PresetNamed("huge"); err == nil {
+		t.Fatal("unknown preset accepted")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/google/uuid"
@@ -78,8 +79,53 @@ func Load(ctx context.Context, pool *pgxpool.Pool, c *Campus, partitionMonthsAhe
 	return n, nil
 }
 
+// dropForeignKeys drops table's foreign keys (inside the load's
+// transaction) and returns the function that adds them back with their
+// exact definitions, read from the catalog, which validates every row in
+// one pass per key. The DDL is composed by the server (format with %I and
+// the catalog's own definitions), so the statements sent are constant.
+func dropForeignKeys(ctx context.Context, tx pgx.Tx, table string) (restore func() error, err error) {
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS seed_dropped_fks (tbl regclass, name text, def text)
+		ON COMMIT DROP`); err != nil {
+		return nil, fmt.Errorf("drop foreign keys of %s: %w", table, err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT set_config('campshub.seed_table', $1, true)`, table); err != nil {
+		return nil, fmt.Errorf("drop foreign keys of %s: %w", table, err)
+	}
+	if _, err := tx.Exec(ctx, `DO $$
+		DECLARE k record;
+		BEGIN
+			FOR k IN SELECT conrelid::regclass AS tbl, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+				WHERE conrelid = current_setting('campshub.seed_table')::regclass AND contype = 'f' AND conparentid = 0
+				ORDER BY conname
+			LOOP
+				INSERT INTO seed_dropped_fks VALUES (k.tbl, k.conname, k.def);
+				EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', k.tbl, k.conname);
+			END LOOP;
+		END $$`); err != nil {
+		return nil, fmt.Errorf("drop foreign keys of %s: %w", table, err)
+	}
+	return func() error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('campshub.seed_table', $1, true)`, table); err != nil {
+			return fmt.Errorf("restore foreign keys of %s: %w", table, err)
+		}
+		if _, err := tx.Exec(ctx, `DO $$
+			DECLARE k record;
+			BEGIN
+				FOR k IN DELETE FROM seed_dropped_fks WHERE tbl = current_setting('campshub.seed_table')::regclass
+					RETURNING tbl, name, def
+				LOOP
+					EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.tbl, k.name, k.def);
+				END LOOP;
+			END $$`); err != nil {
+			return fmt.Errorf("restore foreign keys of %s: %w", table, err)
+		}
+		return nil
+	}, nil
+}
+
 // copyAll copies every table of c, parents before children.
-func copyAll(ctx context.Context, tx pgx.Tx, c *Campus, n *Counts) error {
+func copyAll(ctx context.Context, tx pgx.Tx, c *Campus, n *Counts) (err error) {
 	at := c.CreatedAt
 	steps := []struct {
 		table string
@@ -150,13 +196,36 @@ func copyAll(ctx context.Context, tx pgx.Tx, c *Campus, n *Counts) error {
 				return []any{s.ID, s.SectionID, s.FacultyID, nullUUID(s.SlotID), s.Date, s.StartsAt, s.EndsAt, string(s.Status), at, updated}
 			}, &n.Sessions},
 		{"attendance_records", []string{"session_id", "student_id", "session_date", "mark", "source", "marked_at", "marked_by", "reason"}, len(c.Records),
-			func(i int) []any {
-				r := c.Records[i]
-				return []any{r.SessionID, r.StudentID, r.SessionDate, string(r.Mark), string(r.Source), r.MarkedAt, nullUUID(r.MarkedBy), nullText(r.Reason)}
-			}, &n.Records},
+			func(i int) []any { return recordRow(c.Records[i]) }, &n.Records},
 	}
 	for _, st := range steps {
+		if st.table == "attendance_records" && c.Records == nil && c.NumRecords > 0 {
+			// Streamed (large) loads: foreign keys are otherwise checked
+			// once per row at the end of COPY (millions of queued trigger
+			// events); one validating join per key is far cheaper.
+			restore, err := dropForeignKeys(ctx, tx, st.table)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if err == nil {
+					err = restore()
+				}
+			}()
+		}
 		rows := pgx.CopyFromSlice(st.rows, func(i int) ([]any, error) { return st.row(i), nil })
+		if st.table == "attendance_records" && c.Records == nil {
+			// Streamed: generated while copied.
+			next, stop := iter.Pull(c.EachRecord)
+			defer stop()
+			rows = pgx.CopyFromFunc(func() ([]any, error) {
+				r, ok := next()
+				if !ok {
+					return nil, nil
+				}
+				return recordRow(r), nil
+			})
+		}
 		got, err := tx.CopyFrom(ctx, pgx.Identifier{st.table}, st.cols, rows)
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", st.table, err)
@@ -164,6 +233,11 @@ func copyAll(ctx context.Context, tx pgx.Tx, c *Campus, n *Counts) error {
 		*st.count = int(got)
 	}
 	return nil
+}
+
+// recordRow is an attendance record's COPY row.
+func recordRow(r domain.AttendanceRecord) []any {
+	return []any{r.SessionID, r.StudentID, r.SessionDate, string(r.Mark), string(r.Source), r.MarkedAt, nullUUID(r.MarkedBy), nullText(r.Reason)}
 }
 
 // timeOfDay converts a duration since midnight to a PostgreSQL time.

@@ -3,6 +3,7 @@ package seed_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata"
@@ -162,5 +163,34 @@ func TestLoadRefusesNonEmptyDatabase(t *testing.T) {
 	}
 	if got := count(t, db, `SELECT count(*) FROM students`); got != 50 {
 		t.Fatalf("%d students after the refused Load, want 50", got)
+	}
+}
+
+func TestLoadStreamsRecords(t *testing.T) {
+	t.Parallel()
+	a, b := testdb.New(t), testdb.New(t)
+	o := options(t, 150)
+	na := load(t, a, o)
+	o.StreamRecords = true
+	nb := load(t, b, o)
+	if na != nb || nb.Records == 0 {
+		t.Fatalf("streamed load %s, materialized %s", nb, na)
+	}
+	q := `SELECT session_id::text || student_id::text || mark || source || marked_at::text FROM attendance_records ORDER BY 1`
+	ra, rb := column(t, a, q), column(t, b, q)
+	if len(ra) != len(rb) {
+		t.Fatalf("%d vs %d records", len(ra), len(rb))
+	}
+	for i := range ra {
+		if ra[i] != rb[i] {
+			t.Fatalf("record %d differs: %s vs %s", i, ra[i], rb[i])
+		}
+	}
+	// The foreign keys dropped for the copy are back, identical.
+	q = `SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+		WHERE conrelid = 'attendance_records'::regclass AND contype = 'f' ORDER BY 1`
+	fa, fb := column(t, a, q), column(t, b, q)
+	if len(fa) != 4 || strings.Join(fa, "\n") != strings.Join(fb, "\n") {
+		t.Fatalf("foreign keys after a streamed load:\n%v\nwant\n%v", fb, fa)
 	}
 }

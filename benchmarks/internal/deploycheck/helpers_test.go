@@ -277,7 +277,19 @@ func interpolate(s string, vars map[string]string) (string, []string) {
 // without outside --dev. Each is read from NAME, or from the file named
 // by NAME_FILE; deployments here must use the file form, filled from
 // their secret store.
-var backendKeyrings = []string{"ENCRYPTION_KEYS", "SIGNING_KEY_SECRETS"}
+var backendKeyrings = []string{"ENCRYPTION_KEYS", "SIGNING_KEY_SECRETS", "QR_SIGNING_KEY"}
+
+// throwawaySecret returns a fresh value in the form the backend expects
+// for the secret name: a keyring, or for QR_SIGNING_KEY a bare base64 key.
+func throwawaySecret(t *testing.T, name string) string {
+	t.Helper()
+	k := throwawayKeyring(t)
+	if name == "QR_SIGNING_KEY" {
+		_, key, _ := strings.Cut(k, ":")
+		return key
+	}
+	return k
+}
 
 // throwawayKeyring returns a fresh keyring in the backend's format,
 // kid:base64(32 random bytes), like one `backend keys generate` prints.
@@ -314,7 +326,7 @@ func provideKeyrings(t *testing.T, what string, env map[string]string, resolve f
 			continue
 		}
 		f := filepath.Join(t.TempDir(), filepath.Base(p))
-		if err := os.WriteFile(f, []byte(throwawayKeyring(t)+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(f, []byte(throwawaySecret(t, name)+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		env[name+"_FILE"] = f

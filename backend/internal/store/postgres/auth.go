@@ -291,17 +291,10 @@ func (s *AuthStore) CreateSession(ctx context.Context, ss auth.Session, first au
 	})
 }
 
-func nullText(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
+// authSessionColumns are read by scanAuthSession.
+const authSessionColumns = `a.id, a.user_id, a.created_at, a.last_used_at, a.expires_at, a.mfa, coalesce(a.user_agent, ''), a.ip`
 
-// sessionColumns are read by scanSession.
-const sessionColumns = `a.id, a.user_id, a.created_at, a.last_used_at, a.expires_at, a.mfa, coalesce(a.user_agent, ''), a.ip`
-
-func scanSession(row pgx.Row, extra ...any) (auth.Session, error) {
+func scanAuthSession(row pgx.Row, extra ...any) (auth.Session, error) {
 	var ss auth.Session
 	var ip *netip.Prefix
 	dest := append([]any{&ss.ID, &ss.UserID, &ss.CreatedAt, &ss.LastUsedAt, &ss.ExpiresAt, &ss.MFA, &ss.UserAgent, &ip}, extra...)
@@ -323,7 +316,7 @@ func (s *AuthStore) RotateRefresh(ctx context.Context, hash [32]byte, now time.T
 			rotated, revoked *time.Time
 			tokenExp         time.Time
 		)
-		ss, err := scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+`, r.rotated_at, r.expires_at, a.revoked_at
+		ss, err := scanAuthSession(tx.QueryRow(ctx, `SELECT `+authSessionColumns+`, r.rotated_at, r.expires_at, a.revoked_at
 			FROM refresh_tokens r JOIN auth_sessions a ON a.id = r.session_id
 			WHERE r.token_hash = $1 FOR UPDATE OF a, r`, hash[:]), &rotated, &tokenExp, &revoked)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -477,7 +470,7 @@ func (s *AuthStore) RevokeSessions(ctx context.Context, user, keep uuid.UUID, re
 func (s *AuthStore) Sessions(ctx context.Context, user uuid.UUID, now time.Time) ([]auth.Session, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, `SELECT `+sessionColumns+` FROM auth_sessions a
+	rows, err := s.pool.Query(ctx, `SELECT `+authSessionColumns+` FROM auth_sessions a
 		WHERE a.user_id = $1 AND a.revoked_at IS NULL AND a.expires_at > $2
 		AND EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = a.id AND r.rotated_at IS NULL AND r.expires_at > $2)
 		ORDER BY a.created_at DESC LIMIT 200`, user, now)
@@ -487,7 +480,7 @@ func (s *AuthStore) Sessions(ctx context.Context, user uuid.UUID, now time.Time)
 	defer rows.Close()
 	var out []auth.Session
 	for rows.Next() {
-		ss, err := scanSession(rows)
+		ss, err := scanAuthSession(rows)
 		if err != nil {
 			return nil, wrapErr("list sessions", err)
 		}

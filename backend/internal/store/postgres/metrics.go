@@ -14,8 +14,9 @@ import (
 //	campshub_backend_db_pool_empty_acquires_total counter: acquires that had to wait
 //	campshub_backend_db_pool_acquire_wait_seconds_total counter: time spent waiting
 //
-// Register it on the registry the caller passes around. Safe for concurrent
-// use.
+// Every metric carries a constant label pool="<name>" (primary, replica),
+// so one registry can hold a collector per pool. Register it on the
+// registry the caller passes around. Safe for concurrent use.
 type PoolCollector struct {
 	pool         *pgxpool.Pool
 	conns        *prometheus.Desc
@@ -25,20 +26,21 @@ type PoolCollector struct {
 	acquireWait  *prometheus.Desc
 }
 
-// NewPoolCollector returns a collector for pool.
-func NewPoolCollector(pool *pgxpool.Pool) *PoolCollector {
+// NewPoolCollector returns a collector for pool, labelled pool=name.
+func NewPoolCollector(pool *pgxpool.Pool, name string) *PoolCollector {
+	l := prometheus.Labels{"pool": name}
 	return &PoolCollector{
 		pool: pool,
 		conns: prometheus.NewDesc("campshub_backend_db_pool_connections",
-			"Connections in the PostgreSQL pool by state.", []string{"state"}, nil),
+			"Connections in the PostgreSQL pool by state.", []string{"state"}, l),
 		maxConns: prometheus.NewDesc("campshub_backend_db_pool_max_connections",
-			"Maximum size of the PostgreSQL pool.", nil, nil),
+			"Maximum size of the PostgreSQL pool.", nil, l),
 		acquires: prometheus.NewDesc("campshub_backend_db_pool_acquires_total",
-			"Successful connection acquires from the PostgreSQL pool.", nil, nil),
+			"Successful connection acquires from the PostgreSQL pool.", nil, l),
 		emptyAcquire: prometheus.NewDesc("campshub_backend_db_pool_empty_acquires_total",
-			"Acquires that waited because the PostgreSQL pool had no idle connection.", nil, nil),
+			"Acquires that waited because the PostgreSQL pool had no idle connection.", nil, l),
 		acquireWait: prometheus.NewDesc("campshub_backend_db_pool_acquire_wait_seconds_total",
-			"Total time spent waiting for a PostgreSQL pool connection, in seconds.", nil, nil),
+			"Total time spent waiting for a PostgreSQL pool connection, in seconds.", nil, l),
 	}
 }
 

@@ -20,8 +20,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/campshub360/edge/backend/internal/config"
@@ -42,7 +44,15 @@ type Options struct {
 	// StatementTimeout, when positive, is set as the server-side
 	// statement_timeout of every connection, backing up client deadlines.
 	StatementTimeout time.Duration
+	// Lazy skips the startup check that the server answers (a read replica
+	// may come up later; its reads fall back meanwhile).
+	Lazy bool
 }
+
+// ParallelSetupCost is the planner's parallel_setup_cost on the backend's
+// connections (PostgreSQL's default is 1000): high enough that request
+// queries stay serial, low enough that term-wide reports are parallel.
+const ParallelSetupCost = 10000
 
 // ConnectError reports that the pool could not open a working connection at
 // startup. Its text names the server address and the cause, never the
@@ -94,11 +104,28 @@ func Open(ctx context.Context, db config.Database, opts Options) (*pgxpool.Pool,
 	if opts.StatementTimeout > 0 {
 		pc.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
 	}
+	// The API's statements are small: starting parallel workers for a
+	// query costing a few thousand units (a student's summary) takes far
+	// longer than the query. Reports over millions of rows still cost
+	// more than this and go parallel.
+	pc.ConnConfig.RuntimeParams["parallel_setup_cost"] = strconv.Itoa(ParallelSetupCost)
+	mode, err := ExecMode(db.ExecMode)
+	if err != nil {
+		return nil, err
+	}
+	pc.ConnConfig.DefaultQueryExecMode = mode
+	pc.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
+		RegisterTypes(conn.TypeMap())
+		return nil
+	}
 	addr := serverAddr(pc.ConnConfig.Host, pc.ConnConfig.Port)
 
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, &ConnectError{Addr: addr, Reason: describeConnectFailure(err, db.ConnectTimeout), Err: err}
+	}
+	if opts.Lazy {
+		return pool, nil
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, db.ConnectTimeout)
 	defer cancel()
@@ -113,6 +140,40 @@ func Open(ctx context.Context, db config.Database, opts Options) (*pgxpool.Pool,
 		}
 	}
 	return pool, nil
+}
+
+// RegisterTypes teaches a connection's type map the Go types the stores
+// pass as parameters, so that every exec mode can encode them without
+// asking the server for parameter types (exec and simple_protocol do not
+// describe statements): uuid.UUID and []uuid.UUID as uuid and uuid[].
+func RegisterTypes(tm *pgtype.Map) {
+	tm.RegisterDefaultPgType(uuid.UUID{}, "uuid")
+	tm.RegisterDefaultPgType([]uuid.UUID{}, "_uuid")
+}
+
+// ExecMode maps a DATABASE_QUERY_EXEC_MODE name (config.ExecModes; "" is
+// cache_statement) to pgx's QueryExecMode:
+//
+//	cache_statement  prepare once per connection, cache the statement (default)
+//	cache_describe   describe once per connection, cache the description;
+//	                 no named prepared statements survive (pgbouncer transaction mode)
+//	describe_exec    describe every time, unnamed statements
+//	exec             extended protocol, parameter types from Go types
+//	simple_protocol  simple protocol, client-side parameter interpolation
+func ExecMode(name string) (pgx.QueryExecMode, error) {
+	switch name {
+	case "", "cache_statement":
+		return pgx.QueryExecModeCacheStatement, nil
+	case "cache_describe":
+		return pgx.QueryExecModeCacheDescribe, nil
+	case "describe_exec":
+		return pgx.QueryExecModeDescribeExec, nil
+	case "exec":
+		return pgx.QueryExecModeExec, nil
+	case "simple_protocol":
+		return pgx.QueryExecModeSimpleProtocol, nil
+	}
+	return 0, fmt.Errorf("unknown query exec mode %q", name)
 }
 
 // serverAddr formats the address pgx dials: host:port for TCP, the socket

@@ -272,9 +272,10 @@ func TestStore(t *testing.T) {
 	if _, err := seed.Load(ctx, db.Pool, campus, 1); err != nil {
 		t.Fatal(err)
 	}
-	store := postgres.NewStore(db.Pool, 5*time.Second)
+	store := postgres.NewStore(db.Pool, postgres.StoreOptions{Timeout: 5 * time.Second})
+	all := domain.All()
 
-	page, err := store.ListStudents(ctx, domain.StudentQuery{Limit: 10, Filter: domain.StudentFilter{Department: "MATH"}})
+	page, err := store.ListStudents(ctx, all, domain.StudentQuery{Page: domain.PageQuery{Limit: 10}, Filter: domain.StudentFilter{Department: "MATH"}})
 	if err != nil || len(page.Items) == 0 {
 		t.Fatalf("ListStudents MATH: %d items, %v", len(page.Items), err)
 	}
@@ -285,32 +286,32 @@ func TestStore(t *testing.T) {
 	}
 
 	var inv *domain.InvalidError
-	_, err = store.ListStudents(ctx, domain.StudentQuery{Limit: 10, Filter: domain.StudentFilter{Department: "ZZZ"}})
+	_, err = store.ListStudents(ctx, all, domain.StudentQuery{Page: domain.PageQuery{Limit: 10}, Filter: domain.StudentFilter{Department: "ZZZ"}})
 	if !errors.As(err, &inv) || inv.Violations[0].Field != "department" {
 		t.Fatalf("unknown department: got %v, want an InvalidError on department", err)
 	}
 	// A known department with no students in that year is an empty page,
 	// not an error.
-	page, err = store.ListStudents(ctx, domain.StudentQuery{Limit: 10, Filter: domain.StudentFilter{Department: "MATH", Year: 6}})
+	page, err = store.ListStudents(ctx, all, domain.StudentQuery{Page: domain.PageQuery{Limit: 10}, Filter: domain.StudentFilter{Department: "MATH", Year: 6}})
 	if err != nil || len(page.Items) != 0 || page.Next != nil {
 		t.Fatalf("empty filter result: %+v, %v", page, err)
 	}
-	if _, err := store.ListStudents(ctx, domain.StudentQuery{Limit: 0}); !errors.As(err, &inv) {
+	if _, err := store.ListStudents(ctx, all, domain.StudentQuery{}); !errors.As(err, &inv) {
 		t.Fatalf("limit 0: got %v, want InvalidError", err)
 	}
 
 	want := campus.Students[3]
-	got, err := store.StudentByID(ctx, want.ID)
+	got, err := store.StudentByID(ctx, all, want.ID)
 	if err != nil || got.RollNumber != want.RollNumber || got.Email != want.Email || got.YearOfStudy != want.YearOfStudy {
 		t.Fatalf("StudentByID: %+v, %v; want %+v", got, err, want)
 	}
-	if _, err := store.StudentByID(ctx, uuid.New()); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := store.StudentByID(ctx, all, uuid.New()); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("StudentByID(unknown): got %v, want ErrNotFound", err)
 	}
 
 	// A closed pool is "unavailable", not an internal error.
 	db.Pool.Close()
-	if _, err := store.StudentByID(ctx, want.ID); !errors.Is(err, domain.ErrUnavailable) {
+	if _, err := store.StudentByID(ctx, all, want.ID); !errors.Is(err, domain.ErrUnavailable) {
 		t.Fatalf("after Close: got %v, want ErrUnavailable", err)
 	}
 }

@@ -21,8 +21,17 @@ import (
 //   - a Query/QueryRow/Exec/Queue call whose SQL argument is not built
 //     only from string literals, constants, numeric placeholders
 //     (strconv.Itoa/FormatInt), quoted identifiers (pgx Identifier
-//     Sanitize), strings.Builder text made of those, and local variables
-//     or closure parameters only ever bound to those.
+//     Sanitize), strings.Builder text made of those, and local variables,
+//     closure parameters or function parameters only ever bound to those
+//     (every call of the function in the package is checked);
+//   - in a package with the statement builder (a struct type `builder`
+//     with a strings.Builder field `sql`, whose arg method returns a
+//     numbered placeholder), SQL text appended with its s or w methods
+//     that is not built that way; the builder's text (b.sql.String()) is
+//     then safe.
+//
+// A Querier implementation forwarding its sql parameter (Query calling
+// Query) is not reported: its callers are.
 
 var sqlShape = regexp.MustCompile(`(?is)\b(select|insert|update|delete)\b.*\b(from|into|set|where|values)\b`)
 
@@ -34,6 +43,12 @@ var sqlCalls = map[string]int{"Query": 1, "QueryRow": 1, "Exec": 1, "QueryContex
 type sqlChecker struct {
 	fset   *token.FileSet
 	consts map[string]bool
+	// funcs are the package's functions and methods by name; builder is
+	// set when the package has the statement builder.
+	funcs   map[string][]*ast.FuncDecl
+	builder bool
+	// fn is the function being checked.
+	fn     *ast.FuncDecl
 	issues []string
 	// visiting holds the variables being resolved: a variable assigned
 	// from itself (q = strings.Replace(q, ...)) is as safe as its other
@@ -48,14 +63,33 @@ func (c *sqlChecker) report(n ast.Node, msg string) {
 // checkFiles checks one package's files.
 func (c *sqlChecker) checkFiles(files []*ast.File) {
 	c.consts = map[string]bool{}
+	c.funcs = map[string][]*ast.FuncDecl{}
+	c.builder = false
 	for _, f := range files {
 		for _, d := range f.Decls {
-			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.CONST {
+			switch g := d.(type) {
+			case *ast.GenDecl:
 				for _, s := range g.Specs {
-					for _, n := range s.(*ast.ValueSpec).Names {
-						c.consts[n.Name] = true
+					switch sp := s.(type) {
+					case *ast.ValueSpec:
+						if g.Tok == token.CONST {
+							for _, n := range sp.Names {
+								c.consts[n.Name] = true
+							}
+						}
+					case *ast.TypeSpec:
+						if st, ok := sp.Type.(*ast.StructType); ok && sp.Name.Name == "builder" {
+							for _, fl := range st.Fields.List {
+								if sel, ok := fl.Type.(*ast.SelectorExpr); ok && sel.Sel.Name == "Builder" &&
+									len(fl.Names) == 1 && fl.Names[0].Name == "sql" {
+									c.builder = true
+								}
+							}
+						}
 					}
 				}
+			case *ast.FuncDecl:
+				c.funcs[g.Name.Name] = append(c.funcs[g.Name.Name], g)
 			}
 		}
 	}
@@ -64,6 +98,10 @@ func (c *sqlChecker) checkFiles(files []*ast.File) {
 			fn, ok := d.(*ast.FuncDecl)
 			if !ok || fn.Body == nil {
 				continue
+			}
+			c.fn = fn
+			if c.builder && !isBuilderMethod(fn) {
+				c.checkBuilderWrites(fn)
 			}
 			ast.Inspect(fn.Body, func(n ast.Node) bool {
 				call, ok := n.(*ast.CallExpr)
@@ -89,6 +127,9 @@ func (c *sqlChecker) checkFiles(files []*ast.File) {
 					return true
 				}
 				c.visiting = map[string]bool{}
+				if c.forwards(fn, call.Args[i]) {
+					return true
+				}
 				if !c.safe(call.Args[i], fn.Body, 0) {
 					c.report(call, sel.Sel.Name+" with SQL text that is not constant")
 				}
@@ -96,6 +137,135 @@ func (c *sqlChecker) checkFiles(files []*ast.File) {
 			})
 		}
 	}
+}
+
+// isBuilderMethod reports whether fn is a method of the statement builder
+// (whose s and w write their parameters: their callers are checked).
+func isBuilderMethod(fn *ast.FuncDecl) bool {
+	if fn.Recv == nil || len(fn.Recv.List) != 1 {
+		return false
+	}
+	t := fn.Recv.List[0].Type
+	if st, ok := t.(*ast.StarExpr); ok {
+		t = st.X
+	}
+	id, ok := t.(*ast.Ident)
+	return ok && id.Name == "builder"
+}
+
+// checkBuilderWrites reports SQL text appended to a statement builder in
+// fn (X.s(parts...), X.w(cond, values...), X.sql.WriteString(text)) that
+// is not constant.
+func (c *sqlChecker) checkBuilderWrites(fn *ast.FuncDecl) {
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		var text []ast.Expr
+		switch {
+		case sel.Sel.Name == "s":
+			text = call.Args
+		case sel.Sel.Name == "w" && len(call.Args) > 0:
+			text = call.Args[:1]
+		case sel.Sel.Name == "WriteString" && isSQLField(sel.X):
+			text = call.Args
+		default:
+			return true
+		}
+		for _, a := range text {
+			c.visiting = map[string]bool{}
+			if !c.safe(a, fn.Body, 0) {
+				c.report(call, "statement builder given SQL text that is not constant")
+			}
+		}
+		return true
+	})
+}
+
+// isSQLField reports whether e is X.sql (the builder's text).
+func isSQLField(e ast.Expr) bool {
+	sel, ok := e.(*ast.SelectorExpr)
+	return ok && sel.Sel.Name == "sql"
+}
+
+// forwards reports whether arg is the SQL parameter of fn, itself a method
+// taking SQL text (a Querier implementation delegating the call).
+func (c *sqlChecker) forwards(fn *ast.FuncDecl, arg ast.Expr) bool {
+	id, ok := arg.(*ast.Ident)
+	if !ok || fn.Recv == nil {
+		return false
+	}
+	i, isSQL := sqlCalls[fn.Name.Name]
+	if !isSQL {
+		return false
+	}
+	return paramIndex(fn, id.Name) == i
+}
+
+// paramIndex returns the position of the parameter name among fn's
+// parameters, or -1.
+func paramIndex(fn *ast.FuncDecl, name string) int {
+	idx := 0
+	for _, f := range fn.Type.Params.List {
+		if len(f.Names) == 0 {
+			idx++
+			continue
+		}
+		for _, n := range f.Names {
+			if n.Name == name {
+				return idx
+			}
+			idx++
+		}
+	}
+	return -1
+}
+
+// safeParam: every call of the function fn (by name, in the package)
+// passes safe text at position idx, checked in the caller's body.
+func (c *sqlChecker) safeParam(fn string, idx, depth int) bool {
+	if depth > 8 {
+		return false
+	}
+	saved := c.fn
+	defer func() { c.fn = saved }()
+	calls := 0
+	ok := true
+	for _, decls := range c.funcs {
+		for _, caller := range decls {
+			if caller.Body == nil {
+				continue
+			}
+			ast.Inspect(caller.Body, func(n ast.Node) bool {
+				call, isCall := n.(*ast.CallExpr)
+				if !isCall {
+					return true
+				}
+				var name string
+				switch f := call.Fun.(type) {
+				case *ast.Ident:
+					name = f.Name
+				case *ast.SelectorExpr:
+					name = f.Sel.Name
+				}
+				if name != fn {
+					return true
+				}
+				calls++
+				c.fn = caller
+				if idx >= len(call.Args) || !c.safe(call.Args[idx], caller.Body, depth+1) {
+					ok = false
+				}
+				return true
+			})
+		}
+	}
+	return ok && calls > 0
 }
 
 // safe reports whether e evaluates to constant SQL text (see above).
@@ -140,6 +310,11 @@ func (c *sqlChecker) safe(e ast.Expr, body *ast.BlockStmt, depth int) bool {
 			if id, ok := sel.X.(*ast.Ident); ok {
 				return c.safeBuilder(id.Name, body, depth+1)
 			}
+			// The statement builder's text: every write to it is checked
+			// by checkBuilderWrites.
+			return c.builder && isSQLField(sel.X)
+		case "arg":
+			return c.builder // the builder's numbered placeholder
 		}
 	}
 	return false
@@ -149,11 +324,21 @@ func (c *sqlChecker) safe(e ast.Expr, body *ast.BlockStmt, depth int) bool {
 // function literal bound to a variable is safe when every call of that
 // variable passes a safe argument.
 func (c *sqlChecker) safeVar(name string, body *ast.BlockStmt, depth int) bool {
-	if c.visiting[name] {
+	key := name
+	if c.fn != nil {
+		key = c.fn.Name.Name + "." + name
+	}
+	if c.visiting[key] {
 		return true
 	}
-	c.visiting[name] = true
-	defer delete(c.visiting, name)
+	c.visiting[key] = true
+	defer delete(c.visiting, key)
+	if c.fn != nil && c.fn.Body == body {
+		// A parameter of the function: every call of it must pass safe text.
+		if i := paramIndex(c.fn, name); i >= 0 {
+			return c.safeParam(c.fn.Name.Name, i, depth)
+		}
+	}
 	found, ok := false, true
 	ast.Inspect(body, func(n ast.Node) bool {
 		switch s := n.(type) {
@@ -367,6 +552,37 @@ func bad5(db DB, input string) {
 	where(input)
 }
 `
+	// The statement builder, function parameters and forwarding Queriers.
+	builderSrc := `package y
+type builder struct {
+	sql  strings.Builder
+	args []any
+}
+func (b *builder) arg(v any) string { b.args = append(b.args, v); return "$" }
+func (b *builder) s(parts ...string) { for _, p := range parts { b.sql.WriteString(p) } }
+func (b *builder) w(cond string, vals ...any) { b.sql.WriteString(cond) }
+type reader struct{ q DB }
+func (r reader) Query(ctx context.Context, sql string, args ...any) { r.q.Query(ctx, sql, args...) }
+func get(db DB, lock string, n int) {
+	var b builder
+	b.s("SELECT 1 FROM t LIMIT ", b.arg(n))
+	b.w("a = ?", n)
+	b.s(lock)
+	db.QueryRow(ctx, b.sql.String(), b.args...)
+}
+func okCaller(db DB) { get(db, " FOR UPDATE", 1) }
+func badCaller(db DB, input string) { get(db, input, 1) }
+func badWhere(db DB, input string) {
+	var b builder
+	b.w(input)
+	db.Query(ctx, b.sql.String())
+}
+func badDirect(db DB, input string) {
+	var b builder
+	b.sql.WriteString(input)
+	db.Query(ctx, b.sql.String())
+}
+`
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "x.go", src, 0)
 	if err != nil {
@@ -392,6 +608,29 @@ func bad5(db DB, input string) {
 	for l := range want {
 		if !got[l] {
 			t.Errorf("missed unsafe SQL at line %d (issues: %v)", l, c.issues)
+		}
+	}
+
+	f, err = parser.ParseFile(fset, "y.go", builderSrc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = &sqlChecker{fset: fset}
+	c.checkFiles([]*ast.File{f})
+	// b.s(lock) (line 15: lock is bound to input by badCaller), b.w(input)
+	// (22), b.sql.WriteString(input) (27).
+	want = map[int]bool{15: true, 22: true, 27: true}
+	got = map[int]bool{}
+	for _, is := range c.issues {
+		n, _ := strconv.Atoi(strings.Split(is, ":")[1])
+		got[n] = true
+		if !want[n] {
+			t.Errorf("flagged safe builder code at line %d: %v", n, c.issues)
+		}
+	}
+	for l := range want {
+		if !got[l] {
+			t.Errorf("missed unsafe builder SQL at line %d (issues: %v)", l, c.issues)
 		}
 	}
 }
