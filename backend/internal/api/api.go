@@ -204,6 +204,11 @@ type ServerOptions struct {
 	IdleTimeout        time.Duration // default 60s between keep-alive requests
 	MaxRequestBodySize int           // default 8 MiB (the bulk import's limit; routes enforce their own)
 	Concurrency        int           // default fasthttp's (256 * 1024)
+	// ReadBufferSize bounds the request line plus header block, in bytes
+	// (431 above; default 32 KiB). It must be at least what the gateway
+	// in front lets through (its max_uri_bytes + max_header_bytes, 24 KiB
+	// by default), or a request the edge accepted fails here.
+	ReadBufferSize int
 }
 
 // NewServer returns a fasthttp.Server serving a with the given limits.
@@ -222,6 +227,10 @@ func (a *API) NewServer(o ServerOptions) *fasthttp.Server {
 	if body <= 0 {
 		body = importBody
 	}
+	readBuf := o.ReadBufferSize
+	if readBuf <= 0 {
+		readBuf = 32 << 10
+	}
 	return &fasthttp.Server{
 		Handler:               a.handler,
 		ErrorHandler:          a.serverError,
@@ -231,6 +240,7 @@ func (a *API) NewServer(o ServerOptions) *fasthttp.Server {
 		WriteTimeout:          def(o.WriteTimeout, 15*time.Second),
 		IdleTimeout:           def(o.IdleTimeout, 60*time.Second),
 		MaxRequestBodySize:    body,
+		ReadBufferSize:        readBuf,
 		Concurrency:           o.Concurrency,
 		CloseOnShutdown:       true,
 		Logger:                slogPrintf{a.log},
