@@ -4,8 +4,8 @@
 # one run, on this machine; writes benchmarks/results/scenarios.md and
 # reassembles benchmarks/RESULTS.md.
 #
-#   make bench          full runs (10-30 s each, 3 rounds x 4 targets; about 25 minutes)
-#   make bench-quick    short runs (4-10 s each, 3 rounds x 4 targets; about 10 minutes)
+#   make bench          full runs (8-12 s each, 3 per scenario and target, 4 targets; about 15-20 minutes)
+#   make bench-quick    short runs (4-8 s each; about 8 minutes)
 #
 # It builds the programs, starts a private PostgreSQL (data kept in
 # .run/bench/pg, so the campus is seeded once, with the development
@@ -19,7 +19,9 @@
 #
 # Environment:
 #   BENCH_QUICK=1               quick mode
-#   BENCH_ROUNDS=3              runs per scenario and target (medians of these)
+#   BENCH_RUNS=3                measured runs per scenario and target (medians of these)
+#   BENCH_DURATION=10s          length of every run instead of each scenario's own
+#   BENCH_WARMUP=2s             unmeasured run per scenario and target first (0: none)
 #   BENCH_ONLY=a,b              only these scenarios (catalog-hit, students-list,
 #                               class-start, login-storm, abuse, failover)
 #   BENCH_TARGETS=a,b           only these targets (gateway, nginx, direct, ceiling)
@@ -27,7 +29,8 @@
 #   BENCH_SEED_STUDENTS=N       campus size seeded into an empty database (5000)
 #   BENCH_BCRYPT_COST=N         password hashing cost of the bench accounts (4)
 #   BENCH_SCALE=F               multiply every run's length
-#   BENCH_NO_RESULTS=1          leave benchmarks/results and RESULTS.md alone
+#   BENCH_NO_RESULTS=1          leave benchmarks/results and RESULTS.md alone (the
+#                               default when BENCH_ONLY or BENCH_TARGETS narrow the run)
 #   BENCH_KEEP=1                keep the work directory (logs of every process,
 #                               configurations, the fixture) and print it
 #   DATABASE_URL, REDIS_URL     use these servers instead; the database is
@@ -112,23 +115,25 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	students=${BENCH_STUDENTS:-600}
 	cmd="make bench-quick"
 fi
-for v in BENCH_ROUNDS BENCH_ONLY BENCH_TARGETS BENCH_STUDENTS BENCH_SEED_STUDENTS BENCH_BCRYPT_COST BENCH_SCALE; do
+for v in BENCH_RUNS BENCH_DURATION BENCH_WARMUP BENCH_ONLY BENCH_TARGETS BENCH_STUDENTS BENCH_SEED_STUDENTS BENCH_BCRYPT_COST BENCH_SCALE; do
 	[ -n "${!v:-}" ] && cmd="$v=${!v} $cmd"
 done
 out="$BENCH/last"
 rm -rf "$out"
 args=(run --bin "$tmp/bin" --database-url "$DATABASE_URL" --redis-url "$REDIS_URL" --nginx "$nginx_bin"
 	--root "$root" --work "$tmp/work" --state "$BENCH/state" --out "$out" "${quick[@]}"
-	--rounds "${BENCH_ROUNDS:-3}" --students "$students" --seed-students "${BENCH_SEED_STUDENTS:-5000}"
+	--runs "${BENCH_RUNS:-3}" --warmup "${BENCH_WARMUP:-2s}" --students "$students" --seed-students "${BENCH_SEED_STUDENTS:-5000}"
 	--bcrypt-cost "${BENCH_BCRYPT_COST:-4}" --scale "${BENCH_SCALE:-1}" --command "$cmd" "${describe[@]}")
-[ -n "${BENCH_ONLY:-}" ] && args+=(--only "$BENCH_ONLY")
-[ -n "${BENCH_TARGETS:-}" ] && args+=(--targets "$BENCH_TARGETS")
+[ -n "${BENCH_DURATION:-}" ] && args+=(--duration "$BENCH_DURATION")
+partial=0
+[ -n "${BENCH_ONLY:-}" ] && args+=(--only "$BENCH_ONLY") && partial=1
+[ -n "${BENCH_TARGETS:-}" ] && args+=(--targets "$BENCH_TARGETS") && partial=1
 
 start=$(date +%s)
 rc=0
 "$tmp/bin/bench" "${args[@]}" 9>&- || rc=$?
 log "bench took $(($(date +%s) - start))s; raw results (outcome.json, table.md) in .run/bench/last"
-if [ -s "$out/scenarios.md" ] && [ "${BENCH_NO_RESULTS:-0}" != 1 ]; then
+if [ -s "$out/scenarios.md" ] && [ "${BENCH_NO_RESULTS:-$partial}" != 1 ]; then
 	mkdir -p benchmarks/results
 	cp "$out/scenarios.md" benchmarks/results/scenarios.md
 	"$tmp/bin/bench" results --dir benchmarks/results --out benchmarks/RESULTS.md

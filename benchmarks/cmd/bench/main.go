@@ -4,7 +4,7 @@
 // PostgreSQL, Redis and nginx.
 //
 //	bench run --bin DIR --database-url URL [--redis-url URL] [--nginx PATH]
-//	          --root DIR --work DIR --out DIR [--quick] [--rounds 3] [flags]
+//	          --root DIR --work DIR --out DIR [--quick] [--runs 3] [--duration D] [flags]
 //	bench results --dir DIR --out FILE
 //
 // run starts the stack (package stack: backend instances, the gateway,
@@ -106,8 +106,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&cfg.BcryptCost, "bcrypt-cost", 4, "bcrypt cost of the bench accounts and the backends (4..16)")
 	out := fs.String("out", "", "directory for outcome.json, table.md and scenarios.md (required)")
 	fs.BoolVar(&opts.Quick, "quick", false, "short runs (see the suite's entries)")
-	fs.IntVar(&opts.Rounds, "rounds", 3, "runs per scenario and target (the table shows medians)")
+	fs.IntVar(&opts.Rounds, "runs", 3, "measured runs per scenario and target (the table shows medians)")
 	fs.Float64Var(&opts.Scale, "scale", 1, "multiply every run's length")
+	fs.DurationVar(&opts.Duration, "duration", 0, "length of every run instead of each scenario's own (e.g. 10s)")
+	fs.DurationVar(&opts.Warmup, "warmup", 2*time.Second, "unmeasured run per scenario and target before the measured ones; 0 for none")
 	fs.DurationVar(&opts.Pause, "pause", 2*time.Second, "pause between runs")
 	fs.Var(&only, "only", "comma-separated scenarios to run (default: all)")
 	fs.Var(&targets, "targets", "comma-separated targets: gateway, nginx, direct, ceiling (default: all)")

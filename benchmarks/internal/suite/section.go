@@ -78,8 +78,12 @@ func Section(w io.Writer, out *Outcome, m Meta) error {
 		mode = "quick"
 	}
 	fmt.Fprintf(&b, "## Campus scenarios: gateway, nginx, the backend directly, the ceiling\n\n")
-	fmt.Fprintf(&b, "Generated %s by `%s` (%s mode, %d rounds per target, %s in all). Regenerate instead of editing.\n\n",
-		out.Started.UTC().Format("2006-01-02 15:04 MST"), m.Command, mode, out.Rounds, out.Elapsed.Round(time.Second))
+	warm := "no warm-up"
+	if out.Warmup > 0 {
+		warm = fmt.Sprintf("after an unmeasured %v warm-up per scenario and target", out.Warmup)
+	}
+	fmt.Fprintf(&b, "Generated %s by `%s` (%s mode, %d measured runs per scenario and target %s, %s in all). Regenerate instead of editing.\n\n",
+		out.Started.UTC().Format("2006-01-02 15:04 MST"), m.Command, mode, out.Rounds, warm, out.Elapsed.Round(time.Second))
 	b.WriteString("Machine:\n\n")
 	for _, l := range m.Machine {
 		b.WriteString("- " + l + "\n")
@@ -100,17 +104,13 @@ func Section(w io.Writer, out *Outcome, m Meta) error {
 	b.WriteString("so their rps match across targets and latency tells them apart (measured from each request's intended send time).\n")
 	b.WriteString("`direct` is backend instance 1 over plain HTTP, without an edge; `ceiling` is a constant-response fasthttp server over TLS\n")
 	b.WriteString("given the scenario's load shape (connections, client addresses, rate) with one GET: what the machine's network stack and TLS\n")
-	b.WriteString("alone allow. CPU s and peak RSS are the edge process's during the run (nginx: master and workers; direct: the backend).\n\n")
+	b.WriteString("alone allow. Edge CPU s and peak RSS are the edge process's during the run (nginx: master and workers; direct: the backend).\n\n")
 	if err := Table(&b, rows); err != nil {
 		return err
 	}
 	b.WriteString("\n### Scenarios\n\n")
 	for _, e := range out.Entries {
-		length := e.Full
-		if out.Quick {
-			length = e.Quick
-		}
-		fmt.Fprintf(&b, "- `%s` (benchmarks/scenarios/campus/%s, runs of %v): %s.\n", e.Name, e.File, length, e.About)
+		fmt.Fprintf(&b, "- `%s` (benchmarks/scenarios/campus/%s, runs of %v): %s.\n", e.Name, e.File, out.Length(e), e.About)
 	}
 	var events []string
 	for _, r := range out.Runs {

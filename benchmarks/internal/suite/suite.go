@@ -51,19 +51,19 @@ type Fault struct {
 
 // Entries are the shipped scenarios in the order they run.
 var Entries = []Entry{
-	{Name: "catalog-hit", File: "catalog-hit.yaml", Full: 10 * time.Second, Quick: 4 * time.Second,
+	{Name: "catalog-hit", File: "catalog-hit.yaml", Full: 8 * time.Second, Quick: 4 * time.Second,
 		About: "public catalogue reads answered from the edge cache, closed loop: peak throughput of the cache-hit path"},
-	{Name: "students-list", File: "students-list.yaml", Full: 15 * time.Second, Quick: 5 * time.Second,
+	{Name: "students-list", File: "students-list.yaml", Full: 8 * time.Second, Quick: 4 * time.Second,
 		About: "faculty and registrars list and search students (private, revalidated) beside the public filters (cached)"},
-	{Name: "class-start", File: "class-start.yaml", Full: 30 * time.Second, Quick: 8 * time.Second,
+	{Name: "class-start", File: "class-start.yaml", Full: 10 * time.Second, Quick: 5 * time.Second,
 		About: "the flash crowd at class start: faculty open sessions and show QR codes, students check in, faculty bulk-mark, students read their summaries"},
-	{Name: "login-storm", File: "login-storm.yaml", Full: 15 * time.Second, Quick: 5 * time.Second,
+	{Name: "login-storm", File: "login-storm.yaml", Full: 8 * time.Second, Quick: 4 * time.Second,
 		About: "sign-ins and token refreshes at the start of the day, each on a new TLS connection"},
-	{Name: "abuse", File: "abuse.yaml", Full: 15 * time.Second, Quick: 5 * time.Second,
+	{Name: "abuse", File: "abuse.yaml", Full: 8 * time.Second, Quick: 4 * time.Second,
 		About: "one client far above its rate limit while normal clients go on; the normal clients' rows must hold"},
-	{Name: "failover", File: "class-start.yaml", Full: 30 * time.Second, Quick: 10 * time.Second,
+	{Name: "failover", File: "class-start.yaml", Full: 12 * time.Second, Quick: 8 * time.Second,
 		Targets: []string{"gateway", "nginx"}, Fault: &Fault{Backend: 1, KillAt: 0.25, RestartAt: 0.6},
-		About: "class-start while backend instance 2 of 3 is killed (SIGKILL) at 25% of the run and restarted at 60%"},
+		About: "class-start while backend instance 2 of 3 is killed (SIGKILL, by PID) at 25% of the run and restarted on its address at 60%; the gateway and nginx both balance over the three instances"},
 }
 
 // Env is what the suite runs against: a stack.
@@ -87,6 +87,14 @@ type Options struct {
 	Quick bool
 	// Scale multiplies every run's length (after Quick); 0 means 1.
 	Scale float64
+	// Duration, when positive, is the length of every run instead of the
+	// entries' own (Quick and Scale then do not apply).
+	Duration time.Duration
+	// Warmup is an unmeasured run of this length per scenario and target
+	// before the measured rounds (connections, TLS sessions, token and
+	// cache state of the edge, the backends' statement caches); 0 for
+	// none.
+	Warmup time.Duration
 	// Pause separates runs (connections drain, caches of the edge settle);
 	// nginx's access log is complete after its flush interval, 1s.
 	Pause time.Duration
@@ -124,10 +132,15 @@ type Run struct {
 
 // Outcome is everything a suite run measured.
 type Outcome struct {
-	Started  time.Time     `json:"started"`
-	Elapsed  time.Duration `json:"elapsed_ns"`
-	Quick    bool          `json:"quick"`
-	Rounds   int           `json:"rounds"`
+	Started time.Time     `json:"started"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+	Quick   bool          `json:"quick"`
+	Rounds  int           `json:"rounds"`
+	// Scale and Duration are the Options that set each run's length
+	// (Length); Warmup the unmeasured run before them.
+	Scale    float64       `json:"scale"`
+	Duration time.Duration `json:"duration_ns,omitempty"`
+	Warmup   time.Duration `json:"warmup_ns,omitempty"`
 	Entries  []Entry       `json:"-"`
 	Targets  []string      `json:"targets"`
 	Runs     []*Run        `json:"runs"`
@@ -155,7 +168,7 @@ func Execute(ctx context.Context, env Env, o Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{Started: time.Now(), Quick: o.Quick, Rounds: o.Rounds}
+	out := &Outcome{Started: time.Now(), Quick: o.Quick, Rounds: o.Rounds, Scale: o.Scale, Duration: o.Duration, Warmup: o.Warmup}
 	all := env.Targets()
 	for _, t := range all {
 		if o.Targets == nil || slices.Contains(o.Targets, t.Name) {
@@ -187,12 +200,25 @@ type prepared struct {
 	clients []*runner.Client
 }
 
-func runEntry(ctx context.Context, env Env, ps *procstat.Reader, e Entry, all []stack.Target, o Options, out *Outcome) error {
+// Length returns the length of each run of e in this outcome: the
+// entry's Full or Quick length times Scale, or Duration when set.
+func (out *Outcome) Length(e Entry) time.Duration {
+	if out.Duration > 0 {
+		return out.Duration
+	}
 	length := e.Full
-	if o.Quick {
+	if out.Quick {
 		length = e.Quick
 	}
-	length = time.Duration(float64(length) * o.Scale).Round(time.Second / 10)
+	scale := out.Scale
+	if scale == 0 {
+		scale = 1
+	}
+	return time.Duration(float64(length) * scale).Round(time.Second / 10)
+}
+
+func runEntry(ctx context.Context, env Env, ps *procstat.Reader, e Entry, all []stack.Target, o Options, out *Outcome) error {
+	length := out.Length(e)
 	var targets []stack.Target
 	for _, t := range all {
 		if slices.Contains(out.Targets, t.Name) && (e.Targets == nil || slices.Contains(e.Targets, t.Name)) {
@@ -247,6 +273,11 @@ func runEntry(ctx context.Context, env Env, ps *procstat.Reader, e Entry, all []
 		}
 		preps = append(preps, p)
 	}
+	if o.Warmup > 0 {
+		for _, p := range preps {
+			warm(ctx, e, p, o)
+		}
+	}
 	for round := 1; round <= o.Rounds; round++ {
 		for _, p := range preps {
 			if ctx.Err() != nil {
@@ -261,6 +292,26 @@ func runEntry(ctx context.Context, env Env, ps *procstat.Reader, e Entry, all []
 		}
 	}
 	return nil
+}
+
+// warm runs p for o.Warmup, discarding the results: the first run of a
+// target would otherwise pay for its cold state (new connections and TLS
+// sessions, the edge's first token verifications and cache fills, the
+// backends' first statements).
+func warm(ctx context.Context, e Entry, p *prepared, o Options) {
+	if ctx.Err() != nil {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, o.Warmup)
+	defer cancel()
+	seed := o.Seed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano()) | 1
+	}
+	if _, err := p.plan.Run(wctx, scenario.RunOptions{Clients: p.clients, Seed: seed}); err != nil && ctx.Err() == nil {
+		o.Logf("[%s %s warm-up] %v (not measured)", e.Name, p.target.Name, err)
+	}
+	time.Sleep(o.Pause)
 }
 
 // runOnce runs one scenario once against one target, with the cost

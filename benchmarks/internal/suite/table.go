@@ -23,10 +23,10 @@ type Row struct {
 	Failed int `json:"failed,omitempty"`
 	// RPS is the achieved rate; P50 and P99 latency (open loop: from the
 	// intended send time).
-	RPS      float64       `json:"rps"`
-	P50      time.Duration `json:"p50_ns"`
-	P99      time.Duration `json:"p99_ns"`
-	ErrorRate float64      `json:"error_rate"`
+	RPS       float64       `json:"rps"`
+	P50       time.Duration `json:"p50_ns"`
+	P99       time.Duration `json:"p99_ns"`
+	ErrorRate float64       `json:"error_rate"`
 	// CacheHit is the edge cache's hit ratio; nil without a cache or
 	// without lookups.
 	CacheHit *float64 `json:"cache_hit_ratio,omitempty"`
@@ -126,7 +126,7 @@ func ratio(a, b float64) string {
 // p99 to the nginx and ceiling rows of the same scenario.
 func Table(w io.Writer, rows []Row) error {
 	var b strings.Builder
-	b.WriteString("| scenario | target | rps | p50 | p99 | errors | cache hits | CPU s | peak RSS | rps ×nginx | p99 ×nginx | rps ×ceiling | p99 ×ceiling |\n")
+	b.WriteString("| scenario | target | rps | p50 | p99 | error rate | cache hit ratio | edge CPU s | edge peak RSS | rps ×nginx | p99 ×nginx | rps ×ceiling | p99 ×ceiling |\n")
 	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range rows {
 		hit := ""
