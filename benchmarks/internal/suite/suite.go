@@ -294,21 +294,28 @@ func runEntry(ctx context.Context, env Env, ps *procstat.Reader, e Entry, all []
 	return nil
 }
 
-// warm runs p for o.Warmup, discarding the results: the first run of a
-// target would otherwise pay for its cold state (new connections and TLS
-// sessions, the edge's first token verifications and cache fills, the
-// backends' first statements).
+// warm runs p's load for o.Warmup (after its setup, however long that
+// takes), discarding the results: the first run of a target would
+// otherwise pay for its cold state (new connections and TLS sessions, the
+// edge's first token verifications and cache fills, the backends' first
+// statements).
 func warm(ctx context.Context, e Entry, p *prepared, o Options) {
 	if ctx.Err() != nil {
 		return
 	}
-	wctx, cancel := context.WithTimeout(ctx, o.Warmup)
+	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var stop *time.Timer
 	seed := o.Seed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano()) | 1
 	}
-	if _, err := p.plan.Run(wctx, scenario.RunOptions{Clients: p.clients, Seed: seed}); err != nil && ctx.Err() == nil {
+	_, err := p.plan.Run(wctx, scenario.RunOptions{Clients: p.clients, Seed: seed,
+		Started: func() { stop = time.AfterFunc(o.Warmup, cancel) }})
+	if stop != nil {
+		stop.Stop()
+	}
+	if err != nil && ctx.Err() == nil {
 		o.Logf("[%s %s warm-up] %v (not measured)", e.Name, p.target.Name, err)
 	}
 	time.Sleep(o.Pause)
