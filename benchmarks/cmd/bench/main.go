@@ -109,6 +109,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&opts.Rounds, "runs", 3, "measured runs per scenario and target (the table shows medians)")
 	fs.Float64Var(&opts.Scale, "scale", 1, "multiply every run's length")
 	fs.DurationVar(&opts.Duration, "duration", 0, "length of every run instead of each scenario's own (e.g. 10s)")
+	fs.Int64Var(&opts.MaxRequests, "max-requests", 0, "bound each run (each group of a scenario) to this many requests; 0 keeps the scenarios' bounds")
 	fs.DurationVar(&opts.Warmup, "warmup", 2*time.Second, "unmeasured run per scenario and target before the measured ones; 0 for none")
 	fs.DurationVar(&opts.Pause, "pause", 2*time.Second, "pause between runs")
 	fs.Var(&only, "only", "comma-separated scenarios to run (default: all)")

@@ -23,7 +23,9 @@ import (
 )
 
 // TestSuiteSmoke runs every scenario of the suite for two seconds at its
-// own (small) load against the real stack the harness starts: three
+// own load, at most 300 requests per run and group (the closed loop of
+// catalog-hit would otherwise take the machine's CPUs from the tests
+// running beside it), against the real stack the harness starts: three
 // backend instances on a throwaway database of TEST_DATABASE_URL, the
 // gateway with the single-host configuration, and nginx with
 // deploy/nginx/bench.conf when an nginx binary is on PATH; failover kills
@@ -63,7 +65,7 @@ func TestSuiteSmoke(t *testing.T) {
 	args := []string{"run", "--bin", bin, "--database-url", throwawayDatabase(t, server),
 		"--redis-url", redisDB(t, redisURL, 9), "--nginx", nginx, "--root", root,
 		"--work", filepath.Join(dir, "work"), "--state", filepath.Join(dir, "state"), "--out", out,
-		"--runs", "1", "--duration", "2s", "--warmup", "0", "--pause", "200ms",
+		"--runs", "1", "--duration", "2s", "--max-requests", "300", "--warmup", "0", "--pause", "200ms",
 		"--seed-students", "300", "--students", "100", "--bcrypt-cost", "4", "--targets", targets}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -96,10 +98,20 @@ func TestSuiteSmoke(t *testing.T) {
 				t.Errorf("%s on %s: %q, %d results", e.Name, target, r.Error, len(r.Results))
 			}
 			for _, res := range r.Results {
-				// The flood of abuse is meant to be refused (429) at the edge.
-				if res.Requests == 0 || (res.Group != "flood" && res.ErrorRate > 0.2) {
-					t.Errorf("%s/%s on %s: %d requests, error rate %.3f, statuses %v, errors %v",
-						e.Name, res.Group, target, res.Requests, res.ErrorRate, res.Status, res.ErrorsByKind)
+				// What a rotten scenario shows: no success at all, or
+				// statuses saying its requests are wrong (4xx other than
+				// 429, 500). Refusals and failures of a loaded machine
+				// (429, 502, 503, timeouts) are the scenario's load, not
+				// rot; the flood of abuse is meant to be refused.
+				var wrong int64
+				for code, n := range res.Status {
+					if c, err := strconv.Atoi(code); err == nil && (c >= 400 && c < 500 && c != 429 || c == 500) {
+						wrong += n
+					}
+				}
+				if res.Requests == 0 || (res.OK == 0 && res.Group != "flood") || wrong*100 > res.Requests {
+					t.Errorf("%s/%s on %s: %d requests, %d answered as expected, statuses %v, errors %v",
+						e.Name, res.Group, target, res.Requests, res.OK, res.Status, res.ErrorsByKind)
 				}
 			}
 			if e.Fault != nil && !slices.ContainsFunc(r.Events, func(ev string) bool { return strings.HasSuffix(ev, "serving") }) {

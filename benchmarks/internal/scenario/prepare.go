@@ -514,10 +514,11 @@ feed:
 }
 
 // Sign-in attempts of one user during preparation: a 429 or 503 (a rate
-// limit, an edge shedding load) is retried after its Retry-After (at most
-// maxLoginWait) or a short back-off; preparation is not measured.
+// limit, an edge shedding load or failing closed while its shared store is
+// slow on a loaded machine) is retried after its Retry-After (at most
+// maxLoginWait) or a growing back-off; preparation is not measured.
 const (
-	loginAttempts = 5
+	loginAttempts = 10
 	maxLoginWait  = 2 * time.Second
 )
 
@@ -539,7 +540,7 @@ func (s *Scenario) loginOne(c *runner.Client, req *fasthttp.Request, resp *fasth
 		}
 		sc := resp.StatusCode()
 		if (sc == fasthttp.StatusTooManyRequests || sc == fasthttp.StatusServiceUnavailable) && attempt < loginAttempts {
-			wait := time.Duration(attempt) * 100 * time.Millisecond
+			wait := min(time.Duration(attempt)*200*time.Millisecond, maxLoginWait)
 			if ra, err := strconv.Atoi(string(resp.Header.Peek("Retry-After"))); err == nil && ra >= 0 {
 				wait = min(time.Duration(ra)*time.Second, maxLoginWait)
 			}

@@ -90,6 +90,9 @@ type Options struct {
 	// Duration, when positive, is the length of every run instead of the
 	// entries' own (Quick and Scale then do not apply).
 	Duration time.Duration
+	// MaxRequests, when positive, bounds each mix of every run to this
+	// many requests (smoke runs); 0 keeps the scenarios' own bounds.
+	MaxRequests int64
 	// Warmup is an unmeasured run of this length per scenario and target
 	// before the measured rounds (connections, TLS sessions, token and
 	// cache state of the edge, the backends' statement caches); 0 for
@@ -229,7 +232,7 @@ func runEntry(ctx context.Context, env Env, ps *procstat.Reader, e Entry, all []
 	if err != nil {
 		return err
 	}
-	if err := base.Apply(scenario.Overrides{Duration: length, Insecure: true}); err != nil {
+	if err := base.Apply(scenario.Overrides{Duration: length, MaxRequests: o.MaxRequests, Insecure: true}); err != nil {
 		return err
 	}
 	var preps []*prepared
