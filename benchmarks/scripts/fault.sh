@@ -78,6 +78,7 @@ routes:
   - {name: api, path_prefix: /api/, upstream: campus, timeout: 30s}
 YAML
 "$tmp/gateway" --config "$tmp/gateway.yaml" >/dev/null 2>"$tmp/gateway.log" &
+disown $! # stopped with SIGKILL at the end: no "Killed" notice
 pids+=($!)
 wait_http "http://127.0.0.1:$admin_port/readyz" 20 || die "gateway did not start, see $tmp/gateway.log"
 

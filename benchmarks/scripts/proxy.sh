@@ -107,7 +107,7 @@ busiest=$(ps -eo pcpu=,comm= --sort=-pcpu | head -n 5 | awk '{printf "%s%s %s%%"
 "${load_cpu[@]}" "$tmp/bin/loadgen" compare --scenario benchmarks/scripts/proxy-2kb.yaml \
 	--target "gateway=https://127.0.0.1:$gw_port" --target "nginx=https://127.0.0.1:$ng_port" \
 	--reference nginx --rounds "$ROUNDS" --duration "$DURATION" --connections "$CONNECTIONS" \
-	--insecure --quiet --json "$OUT/compare.json" --md "$tmp/compare.md"
+	--insecure --quiet --json "$OUT/compare.json" --md "$tmp/compare.md" >/dev/null
 
 section_head "Gateway proxy core vs nginx" "PIN=$PIN ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS benchmarks/scripts/proxy.sh"
 cat <<EOF2
