@@ -240,11 +240,12 @@ func writeWith(path string, write func(io.Writer) error) error {
 // preamble opens RESULTS.md.
 const preamble = `# Benchmark results
 
-Every figure below was produced by a script of this repository on the machine it names, and is
-regenerated, never typed: ` + "`make bench`" + ` writes the campus scenarios section, ` + "`make bench-compare`" + ` the
-focused edge comparisons, ` + "`make bench-backend`" + ` the store at scale, and each section states its command
-and date. The machine is shared and noisy: compare figures within a section (ratios against
-references measured in the same run), not across sections or runs.
+Every section below states the command that produced it, the machine and the date. ` + "`make bench`" + ` generates
+the campus scenarios section on top, ` + "`make bench-compare`" + ` the focused edge comparisons (proxy core, TLS, cache,
+rate limit, fault), each written by its script, never typed; the backend and micro-benchmark sections are
+recorded from the Go benchmark and ` + "`make bench-backend`" + ` commands they name. The machine is shared and noisy:
+compare figures within a section (ratios against references measured in the same run), not across sections
+or runs.
 
 `
 
