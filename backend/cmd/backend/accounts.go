@@ -30,24 +30,28 @@ const demoStaffDomain = "staff.campshub360.example"
 //
 //	backend accounts create-admin --email ADDR [--password-file FILE] [--reset-password] [--dev]
 //	backend accounts demo --dev --out FILE
+//	backend accounts bench --dev --students N --password-file FILE --out DIR
 //
-// create-admin is described at createAdminCmd. demo creates (or resets) one
-// account per role plus faculty and student accounts linked to people who
-// teach or attend real sections, each with a fresh random password, and
-// writes FILE (mode 0600) as a JSON object e-mail -> password. It refuses
-// to run without --dev: these are demo credentials.
+// create-admin is described at createAdminCmd, bench at accountsBenchCmd.
+// demo creates (or resets) one account per role plus faculty and student
+// accounts linked to people who teach or attend real sections, each with a
+// fresh random password, and writes FILE (mode 0600) as a JSON object
+// e-mail -> password. It refuses to run without --dev: these are demo
+// credentials.
 func accountsCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return &flagError{err: errors.New("accounts needs an action: create-admin or demo")}
+		return &flagError{err: errors.New("accounts needs an action: create-admin, demo or bench")}
 	}
 	switch args[0] {
 	case "create-admin":
 		return createAdminCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "bench":
+		return accountsBenchCmd(ctx, args[1:], getenv, stdout)
 	case "demo":
 	case "-h", "-help", "--help":
 		return flag.ErrHelp
 	default:
-		return &flagError{err: fmt.Errorf("unknown accounts action %q (want create-admin or demo)", args[0])}
+		return &flagError{err: fmt.Errorf("unknown accounts action %q (want create-admin, demo or bench)", args[0])}
 	}
 	fs := flag.NewFlagSet("accounts demo", flag.ContinueOnError)
 	dev := fs.Bool("dev", false, "required: confirms a development database")

@@ -6,6 +6,7 @@
 //	                [--if-empty] [--timezone Asia/Kolkata]
 //	backend accounts create-admin --email ADDR [--password-file FILE] [--reset-password] [--dev]
 //	backend accounts demo --dev --out FILE
+//	backend accounts bench --dev --students N --password-file FILE --out DIR
 //	backend keys    generate [--id ID] | rotate-pii [--batch 500] | rotate-signing [--now]
 //	backend healthcheck [--listen 127.0.0.1:9001] [--ready] [--timeout 2s]
 //
@@ -70,6 +71,9 @@ commands:
             --dev                allow serve --dev's bcrypt costs (AUTH_BCRYPT_COST from 4)
             demo --dev --out FILE: create or reset demo accounts (admin, registrar, auditor,
             faculty and students with real sections), random passwords written to FILE (0600)
+            bench --dev --students N (2000) --staff N (4) --password-file FILE --out DIR:
+            load-test accounts (whole sections' students, their faculty, registrars), all with
+            the one password in FILE (created when missing), user files for loadgen in DIR
   keys      generate [--id ID]: print a new keyring entry kid:base64key
             rotate-pii [--batch 500]: re-seal personal data under the primary ENCRYPTION_KEYS key
             rotate-signing [--now]: new token signing key, published before it signs

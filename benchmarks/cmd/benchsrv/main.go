@@ -1,5 +1,5 @@
 // Command benchsrv is the origin of the cache benchmarks
-// (benchmarks/cache/compare.sh): a fasthttp server answering every GET
+// (benchmarks/scripts/cache.sh): a fasthttp server answering every GET
 // with a cacheable 2 KB JSON roster.
 //
 // Usage:

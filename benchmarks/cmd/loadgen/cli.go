@@ -197,18 +197,30 @@ func (a *app) cmdRun(ctx context.Context, args []string) error {
 	if err := a.apply(sc, &o, *target, *rate); err != nil {
 		return err
 	}
-	client, plan, err := a.prepare(ctx, sc, &o, sc.Target)
+	pr, err := a.prepare(ctx, sc, &o, sc.Target, nil)
 	if err != nil {
 		return err
 	}
-	res, err := a.runOnce(ctx, sc, &o, client, plan, "")
+	res, err := a.runOnce(ctx, sc, &o, pr, "")
+	if res == nil {
+		return err
+	}
+	if werr := a.writeResults(&o, resultsValue(res), func(w io.Writer) error { return report.Markdown(w, res...) }); werr != nil {
+		return werr
+	}
 	if err != nil {
 		return err
 	}
-	if err := a.writeResults(&o, res, func(w io.Writer) error { return report.Markdown(w, res) }); err != nil {
-		return err
+	return checkErrorRates(&o, res)
+}
+
+// resultsValue is what --json writes for one run: the Result of a
+// scenario without groups, the list of its groups' Results otherwise.
+func resultsValue(res []*report.Result) any {
+	if len(res) == 1 {
+		return res[0]
 	}
-	return checkErrorRate(&o, res)
+	return res
 }
 
 func (a *app) cmdURL(ctx context.Context, args []string) error {
@@ -263,18 +275,18 @@ func (a *app) cmdURL(ctx context.Context, args []string) error {
 	if err := a.apply(sc, &o, "", 0); err != nil {
 		return err
 	}
-	client, plan, err := a.prepare(ctx, sc, &o, sc.Target)
+	pr, err := a.prepare(ctx, sc, &o, sc.Target, nil)
 	if err != nil {
 		return err
 	}
-	res, err := a.runOnce(ctx, sc, &o, client, plan, "")
+	res, err := a.runOnce(ctx, sc, &o, pr, "")
 	if err != nil {
 		return err
 	}
-	if err := a.writeResults(&o, res, func(w io.Writer) error { return report.Markdown(w, res) }); err != nil {
+	if err := a.writeResults(&o, res[0], func(w io.Writer) error { return report.Markdown(w, res...) }); err != nil {
 		return err
 	}
-	return checkErrorRate(&o, res)
+	return checkErrorRates(&o, res)
 }
 
 func (a *app) cmdCompare(ctx context.Context, args []string) error {
@@ -287,6 +299,7 @@ func (a *app) cmdCompare(ctx context.Context, args []string) error {
 	rounds := fs.Int("rounds", 3, "runs per target, interleaved A B A B ...")
 	reference := fs.String("reference", "", "`NAME` of the target ratios are relative to (default: the first)")
 	pause := fs.Duration("pause", time.Second, "pause between runs, to let connections drain")
+	shareLogins := fs.Bool("share-logins", false, "log the users in once (through the first target) and reuse their tokens on every target; for targets in front of the same servers")
 	rate := fs.Float64("rate", 0, "open loop at this constant `RPS`, over the scenario's load shape")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -326,22 +339,23 @@ func (a *app) cmdCompare(ctx context.Context, args []string) error {
 	if err := a.apply(sc, &o, targets[0].url, *rate); err != nil {
 		return err
 	}
-	type prepared struct {
-		client *runner.Client
-		plan   *scenario.Plan
-	}
-	preps := make([]prepared, len(targets))
+	preps := make([]*prepared, len(targets))
 	for i, t := range targets {
 		if err := checkTargetURL(t.url); err != nil {
 			return fmt.Errorf("target %s: %w", t.name, err)
 		}
-		c, p, err := a.prepare(ctx, sc, &o, t.url)
+		var reuse *scenario.Plan
+		if *shareLogins && i > 0 {
+			reuse = preps[0].plan
+		}
+		p, err := a.prepare(ctx, sc, &o, t.url, reuse)
 		if err != nil {
 			return fmt.Errorf("target %s: %w", t.name, err)
 		}
-		preps[i] = prepared{c, p}
+		preps[i] = p
 	}
 	var runs []*report.Result
+	var runErr error
 rounds:
 	for round := 1; round <= *rounds; round++ {
 		for i, t := range targets {
@@ -353,33 +367,67 @@ rounds:
 					break rounds
 				}
 			}
-			res, err := a.runOnce(ctx, sc, &o, preps[i].client, preps[i].plan, fmt.Sprintf("[%s %d/%d] ", t.name, round, *rounds))
-			if err != nil {
-				return err
+			res, err := a.runOnce(ctx, sc, &o, preps[i], fmt.Sprintf("[%s %d/%d] ", t.name, round, *rounds))
+			for _, r := range res {
+				r.Target, r.Round = t.name, round
+				runs = append(runs, r)
 			}
-			res.Target, res.Round = t.name, round
-			runs = append(runs, res)
-			if res.StopReason == report.StopInterrupted {
+			if err != nil {
+				runErr = err
+				break rounds
+			}
+			if len(res) > 0 && res[0].StopReason == report.StopInterrupted {
 				break rounds
 			}
 		}
 	}
-	cmp, err := report.Compare(sc.Name, ref, runs)
-	if err != nil {
+	var cmps []*report.Comparison
+	for _, m := range sc.Mixes() {
+		var mine []*report.Result
+		for _, r := range runs {
+			if r.Scenario == m.Name {
+				mine = append(mine, r)
+			}
+		}
+		cmp, err := report.Compare(m.Name, ref, mine)
+		if err != nil {
+			cmps = nil
+			a.note(&o, "no comparison: %v", err)
+			break
+		}
+		cmps = append(cmps, cmp)
+	}
+	if cmps == nil {
 		// Interrupted before the reference ran: report the runs alone.
-		a.note(&o, "no comparison: %v", err)
 		if err := a.writeResults(&o, runs, func(w io.Writer) error { return report.Markdown(w, runs...) }); err != nil {
 			return err
 		}
-	} else if err := a.writeResults(&o, cmp, func(w io.Writer) error { return report.MarkdownComparison(w, cmp) }); err != nil {
-		return err
-	}
-	for _, r := range runs {
-		if err := checkErrorRate(&o, r); err != nil {
+	} else {
+		var v any = cmps
+		if len(cmps) == 1 {
+			v = cmps[0]
+		}
+		md := func(w io.Writer) error {
+			for i, c := range cmps {
+				if i > 0 {
+					if _, err := io.WriteString(w, "\n"); err != nil {
+						return err
+					}
+				}
+				if err := report.MarkdownComparison(w, c); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if err := a.writeResults(&o, v, md); err != nil {
 			return err
 		}
 	}
-	return nil
+	if runErr != nil {
+		return runErr
+	}
+	return checkErrorRates(&o, runs)
 }
 
 // helpOK turns -h into success and passes other parse errors on.
@@ -413,39 +461,62 @@ func (a *app) apply(sc *scenario.Scenario, o *options, target string, rate float
 	return nil
 }
 
-// prepare builds the client for target and prepares the plan (logins,
-// parameter fetches).
-func (a *app) prepare(ctx context.Context, sc *scenario.Scenario, o *options, target string) (*runner.Client, *scenario.Plan, error) {
-	cc := sc.ClientConfig(o.allowRemote)
-	cc.URL = target
+// prepared is a scenario prepared against one target: the Plan and the
+// client of each mix.
+type prepared struct {
+	plan    *scenario.Plan
+	clients []*runner.Client
+}
+
+// prepare builds the clients for target (one for logins, fetches and
+// steps; one per mix) and prepares the plan (logins, parameter fetches),
+// reusing the logged-in users of reuse when set.
+func (a *app) prepare(ctx context.Context, sc *scenario.Scenario, o *options, target string, reuse *scenario.Plan) (*prepared, error) {
+	var roots *x509.CertPool
 	if o.cacert != "" {
 		pem, err := os.ReadFile(o.cacert)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--cacert: %w", err)
+			return nil, fmt.Errorf("--cacert: %w", err)
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, nil, fmt.Errorf("--cacert %s: no PEM certificate", o.cacert)
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--cacert %s: no PEM certificate", o.cacert)
 		}
-		cc.RootCAs = pool
 	}
-	client, err := runner.NewClient(cc)
+	newClient := func(s *scenario.Scenario) (*runner.Client, error) {
+		cc := s.ClientConfig(o.allowRemote)
+		cc.URL, cc.RootCAs = target, roots
+		return runner.NewClient(cc)
+	}
+	main, err := newClient(sc)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	plan, err := sc.Prepare(ctx, client, scenario.PrepareOptions{
+	p := &prepared{}
+	for _, m := range sc.Mixes() {
+		c := main
+		if m != sc {
+			if c, err = newClient(m); err != nil {
+				return nil, err
+			}
+		}
+		p.clients = append(p.clients, c)
+	}
+	p.plan, err = sc.Prepare(ctx, main, scenario.PrepareOptions{
 		Getenv: func(k string) string { return a.env[k] },
 		Logf:   func(format string, args ...any) { a.note(o, format, args...) },
+		Reuse:  reuse,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return client, plan, nil
+	return p, nil
 }
 
-// runOnce runs sc's load through client, with a progress line prefixed by
-// label.
-func (a *app) runOnce(ctx context.Context, sc *scenario.Scenario, o *options, client *runner.Client, plan *scenario.Plan, label string) (*report.Result, error) {
+// runOnce runs sc (setup, every mix, teardown) against a prepared target,
+// with a progress line per mix prefixed by label. It returns the results
+// it has, with the error of a failed setup or teardown.
+func (a *app) runOnce(ctx context.Context, sc *scenario.Scenario, o *options, pr *prepared, label string) ([]*report.Result, error) {
 	seed := o.seed
 	if seed == 0 {
 		var err error
@@ -453,29 +524,40 @@ func (a *app) runOnce(ctx context.Context, sc *scenario.Scenario, o *options, cl
 			return nil, err
 		}
 	}
-	cfg := sc.RunnerConfig(seed)
-	shape := fmt.Sprintf("closed loop, %d connections", cfg.Connections)
-	if cfg.Mode == runner.Open {
-		shape = fmt.Sprintf("open loop, %s, %d connections", cfg.Schedule, cfg.Connections)
+	mixes := sc.Mixes()
+	lines := make([]*progressLine, len(mixes))
+	for i, m := range mixes {
+		cfg := m.RunnerConfig(seed)
+		shape := fmt.Sprintf("closed loop, %d connections", cfg.Connections)
+		if cfg.Mode == runner.Open {
+			shape = fmt.Sprintf("open loop, %s, %d connections", cfg.Schedule, cfg.Connections)
+		}
+		a.note(o, "%s%s -> %s: %s; bounds %v, %d requests", label, m.Name, pr.clients[i].BaseURL(), shape, cfg.MaxDuration, cfg.MaxRequests)
+		if !o.quiet {
+			l := label
+			if m.Group != "" {
+				l += m.Group + " "
+			}
+			lines[i] = &progressLine{w: a.stderr, tty: a.tty && len(mixes) == 1, label: l}
+		}
 	}
-	a.note(o, "%s%s -> %s: %s; bounds %v, %d requests", label, sc.Name, client.BaseURL(), shape, cfg.MaxDuration, cfg.MaxRequests)
-	var line *progressLine
+	ro := scenario.RunOptions{Clients: pr.clients, Seed: seed}
 	if !o.quiet {
-		line = &progressLine{w: a.stderr, tty: a.tty, label: label}
-		cfg.Progress, cfg.ProgressInterval = line.update, o.progressEvery
+		ro.Progress, ro.ProgressInterval = func(i int, s runner.Snapshot) { lines[i].update(s) }, o.progressEvery
 	}
-	res, err := runner.Run(ctx, cfg, client, plan)
-	if line != nil {
-		line.finish()
+	res, err := pr.plan.Run(ctx, ro)
+	for _, l := range lines {
+		if l != nil {
+			l.finish()
+		}
 	}
-	if err != nil {
-		return nil, err
+	for _, r := range res {
+		if r.StopReason == report.StopInterrupted {
+			a.note(o, "%sinterrupted after %v; reporting what ran", label, r.Elapsed.Duration().Round(time.Millisecond))
+			break
+		}
 	}
-	res.Scenario = sc.Name
-	if res.StopReason == report.StopInterrupted {
-		a.note(o, "%sinterrupted after %v; reporting what ran", label, res.Elapsed.Duration().Round(time.Millisecond))
-	}
-	return res, nil
+	return res, err
 }
 
 // randomSeed returns a non-zero seed from the system's randomness.
@@ -533,9 +615,11 @@ func (a *app) note(o *options, format string, args ...any) {
 	}
 }
 
-func checkErrorRate(o *options, r *report.Result) error {
-	if r.ErrorRate > o.maxErrorRate {
-		return fmt.Errorf("%s on %s: error rate %s exceeds --max-error-rate %s", r.Scenario, r.Target, report.FormatPercent(r.ErrorRate), report.FormatPercent(o.maxErrorRate))
+func checkErrorRates(o *options, rs []*report.Result) error {
+	for _, r := range rs {
+		if r.ErrorRate > o.maxErrorRate {
+			return fmt.Errorf("%s on %s: error rate %s exceeds --max-error-rate %s", r.Scenario, r.Target, report.FormatPercent(r.ErrorRate), report.FormatPercent(o.maxErrorRate))
+		}
 	}
 	return nil
 }

@@ -39,8 +39,11 @@ const KindStatus = "status"
 // (fields ending in _us) or float seconds (elapsed_s). A Result is a plain
 // value: safe to read concurrently, not to write.
 type Result struct {
-	// Scenario is the scenario's name.
+	// Scenario is the scenario's name; "SCENARIO/GROUP" for a group of a
+	// scenario with concurrent groups.
 	Scenario string `json:"scenario"`
+	// Group is the group's name within its scenario; "" without groups.
+	Group string `json:"group,omitempty"`
 	// Target names the target: its name in a comparison, else its URL.
 	Target string `json:"target"`
 	// URL is the target's base URL.

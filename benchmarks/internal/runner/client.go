@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -36,8 +38,14 @@ type ClientConfig struct {
 	Insecure bool
 	// RootCAs, when set, replaces the system roots for verification.
 	RootCAs *x509.CertPool
-	// AllowRemote permits targets other than loopback addresses.
+	// AllowRemote permits targets (and sources) other than loopback
+	// addresses.
 	AllowRemote bool
+	// Sources are local addresses new connections bind, in turn (one
+	// client address per connection, as the target sees it); empty lets
+	// the system choose. Linux routes all of 127.0.0.0/8 to loopback, so
+	// 127.0.1.1-127.0.1.200 are 200 distinct clients without setup.
+	Sources []netip.Addr
 }
 
 // Client sends HTTP/1.1 requests with keep-alive, over plain TCP or TLS
@@ -54,6 +62,8 @@ type Client struct {
 	remote bool
 
 	timeout  time.Duration
+	sources  []netip.Addr
+	nextSrc  atomic.Uint64
 	bytesIn  atomic.Int64
 	bytesOut atomic.Int64
 }
@@ -85,6 +95,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if !cfg.AllowRemote && !IsLoopbackHost(host) {
 		return nil, fmt.Errorf("%w: %q", ErrRemote, host)
 	}
+	for _, a := range cfg.Sources {
+		if !cfg.AllowRemote && !a.IsLoopback() {
+			return nil, fmt.Errorf("%w: source address %s", ErrRemote, a)
+		}
+	}
 	port := u.Port()
 	if port == "" {
 		port = "80"
@@ -98,6 +113,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		tls:     u.Scheme == "https",
 		remote:  cfg.AllowRemote,
 		timeout: cfg.Timeout,
+		sources: slices.Clone(cfg.Sources),
 	}
 	c.hc = &fasthttp.HostClient{
 		Addr:        net.JoinHostPort(host, port),
@@ -174,6 +190,10 @@ func (c *Client) dial(addr string, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var d net.Dialer
+	if len(c.sources) > 0 {
+		src := c.sources[(c.nextSrc.Add(1)-1)%uint64(len(c.sources))]
+		d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+	}
 	var conn net.Conn
 	var err error
 	if c.remote {

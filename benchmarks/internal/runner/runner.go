@@ -96,6 +96,15 @@ type Filler interface {
 	Fill(req *fasthttp.Request, seq int64) (kind int)
 }
 
+// Observer is implemented by Fillers that look at each response of the
+// requests they filled (to capture values from it, or to release state
+// held for the request). The worker calls Observe after every exchange,
+// before the next Fill, with the kind Fill returned, the response and the
+// transport error (resp is meaningful only when err is nil).
+type Observer interface {
+	Observe(kind int, resp *fasthttp.Response, err error)
+}
+
 // Snapshot is the progress of a running load, for a live progress line.
 type Snapshot struct {
 	// Elapsed since the start.
@@ -364,6 +373,9 @@ func (r *run) exchange(sh *shard, f Filler, req *fasthttp.Request, resp *fasthtt
 	r.sent.Add(1)
 	err := r.client.Do(req, resp)
 	end := r.clock.Now()
+	if o, ok := f.(Observer); ok {
+		o.Observe(kind, resp, err)
+	}
 	var status int
 	bad := err != nil
 	if !bad {

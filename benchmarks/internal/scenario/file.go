@@ -3,14 +3,19 @@
 //
 // A scenario names a target, a load shape (an open-loop rate, steps or ramp,
 // or a closed loop of N connections), hard bounds (duration, request count),
-// a weighted mix of request templates, and optionally an auth block (log a
-// pool of users in once before the run and reuse their tokens) and
-// parameters (values listed inline, read from a file, or plucked from a JSON
-// response fetched once before the run). Parse decodes strictly (unknown
-// keys, duplicate keys and wrong types are errors) and validates everything,
-// reporting every problem with its field path and line. Prepare does the
-// I/O (files, logins, fetches) and returns a Plan, the runner.Source of the
-// run.
+// a weighted mix of request templates, and optionally: an auth block (log
+// one or more named pools of users in once before the run and reuse their
+// tokens), parameters (values listed inline, read from a file, plucked from
+// a JSON response fetched once before the run, or captured from responses
+// during the run), setup and teardown steps run around every run (once per
+// user of a pool, e.g. faculty opening their sessions), source addresses
+// for the connections (many client IPs on loopback), and concurrent
+// traffic groups with their own load shapes (normal clients beside an
+// abusive one). Parse decodes strictly (unknown keys, duplicate keys and
+// wrong types are errors) and validates everything, reporting every problem
+// with its field path and line. Prepare does the I/O (files, logins,
+// fetches) and returns a Plan, whose Run runs setup, the load of every
+// group and teardown.
 package scenario
 
 import (
@@ -73,8 +78,45 @@ type File struct {
 	Auth *AuthSpec `yaml:"auth"`
 	// Params are the named parameter sources of the templates.
 	Params map[string]ParamSpec `yaml:"params"`
-	// Requests is the weighted request mix; at least one.
+	// Requests is the weighted request mix; at least one unless Groups
+	// is set.
 	Requests []RequestSpec `yaml:"requests"`
+	// Sources are the local addresses new connections bind, in turn: IPs
+	// or ranges "127.0.1.1-127.0.1.200" (loopback only unless remote
+	// targets are allowed). Each connection is one client address as the
+	// target sees it. Default: the system's choice.
+	Sources []string `yaml:"sources"`
+	// Setup steps run before every run, in order; each runs once per user
+	// of its pool (or once without a pool). A step that fails stops the
+	// run before any load.
+	Setup []RequestSpec `yaml:"setup"`
+	// Teardown steps run after every run, also after an interrupted or
+	// failed one, in order, like Setup.
+	Teardown []RequestSpec `yaml:"teardown"`
+	// Groups are traffic classes run concurrently, each with its own load
+	// shape, connections, sources and request mix, reported separately.
+	// With groups, the top level has no load shape, connections, sources
+	// or requests of its own; target, bounds, headers, auth, params, setup
+	// and teardown are shared.
+	Groups []GroupSpec `yaml:"groups"`
+}
+
+// GroupSpec is one concurrent traffic class of a scenario; its fields mean
+// what the File fields of the same names mean.
+type GroupSpec struct {
+	// Name labels the group's results ("SCENARIO/NAME"); required, unique.
+	Name        string     `yaml:"name"`
+	Mode        string     `yaml:"mode"`
+	Rate        *float64   `yaml:"rate"`
+	Steps       []StepSpec `yaml:"steps"`
+	Ramp        *RampSpec  `yaml:"ramp"`
+	Connections *int       `yaml:"connections"`
+	// MaxRequests bounds this group; default the scenario's.
+	MaxRequests *int64            `yaml:"max_requests"`
+	ThinkTime   string            `yaml:"think_time"`
+	Sources     []string          `yaml:"sources"`
+	Headers     map[string]string `yaml:"headers"`
+	Requests    []RequestSpec     `yaml:"requests"`
 }
 
 // StepSpec is one open-loop stage: either Rate (constant) or From and To (a
@@ -99,10 +141,11 @@ type RampSpec struct {
 	Duration string `yaml:"duration"`
 }
 
-// AuthSpec configures logging in a pool of users before the run. Each user
-// logs in once with a JSON body {UsernameField: username, PasswordField:
-// password}; the token plucked from the response is sent on every request
-// with auth as "Header: Scheme token".
+// AuthSpec configures logging in users before the run. Each user logs in
+// once with a JSON body {UsernameField: username, PasswordField: password};
+// the token plucked from the response is sent on every request with auth as
+// "Header: Scheme token". Users come in one pool (Users, UsersFile,
+// Generate) or in named Pools (faculty, students), not both.
 type AuthSpec struct {
 	// Login is the login path; default /api/v1/auth/login.
 	Login string `yaml:"login"`
@@ -132,8 +175,29 @@ type AuthSpec struct {
 	Generate *GenerateSpec `yaml:"generate"`
 	// MaxUsers logs in at most this many of the users; default all.
 	MaxUsers *int `yaml:"max_users"`
-	// Concurrency of the logins; default 4.
+	// Concurrency of the logins (and of setup and teardown steps);
+	// default 4.
 	Concurrency *int `yaml:"concurrency"`
+	// Password is the password of users listed without one ("${NAME}"
+	// reads the environment).
+	Password string `yaml:"password"`
+	// Pools are named user pools; requests and steps name theirs with
+	// pool. Instead of Users, UsersFile and Generate.
+	Pools map[string]PoolSpec `yaml:"pools"`
+	// Capture stores values of each login response in the user's fields:
+	// "user.FIELD": pluck path, e.g. {user.refresh_token: refresh_token}.
+	Capture map[string]string `yaml:"capture"`
+}
+
+// PoolSpec is one named pool of users; its fields mean what the AuthSpec
+// fields of the same names mean. UsersFile may contain ${NAME} (read from
+// the environment), e.g. "${BENCH_FIXTURE}/students.json".
+type PoolSpec struct {
+	Users     []map[string]string `yaml:"users"`
+	UsersFile string              `yaml:"users_file"`
+	Generate  *GenerateSpec       `yaml:"generate"`
+	Password  string              `yaml:"password"`
+	MaxUsers  *int                `yaml:"max_users"`
 }
 
 // GenerateSpec makes Count users numbered from Start: Username is a printf
@@ -150,7 +214,8 @@ type GenerateSpec struct {
 	Start int `yaml:"start"`
 }
 
-// ParamSpec is one parameter source; exactly one of Values, File and URL.
+// ParamSpec is one parameter source; exactly one of Values, File, URL and
+// Captured.
 type ParamSpec struct {
 	// Values lists the values inline.
 	Values []string `yaml:"values"`
@@ -169,6 +234,15 @@ type ParamSpec struct {
 	// Pick is "random" (default: uniform per request) or "sequence" (round
 	// robin over all workers).
 	Pick string `yaml:"pick"`
+	// Captured makes the parameter a variable set by the capture of setup
+	// steps and requests during the run; it holds the latest value.
+	Captured bool `yaml:"captured"`
+	// Key, with Captured, keeps one value per key: a template of user
+	// fields (e.g. "{user.section_id}") evaluated for the user of the
+	// capturing response and again for the user of each request reading
+	// the parameter, so a student reads the token their section's faculty
+	// member captured.
+	Key string `yaml:"key"`
 }
 
 // RequestSpec is one entry of the request mix.
@@ -191,6 +265,23 @@ type RequestSpec struct {
 	Auth *bool `yaml:"auth"`
 	// Expect lists the statuses counted as success; default any below 400.
 	Expect []int `yaml:"expect"`
+	// Pool names the auth pool the request's user comes from; required
+	// when auth has several pools and the request has a user.
+	Pool string `yaml:"pool"`
+	// User is how the request's user is drawn: "random" (default) or
+	// "sequence" (every user in turn, e.g. each student checking in once).
+	// Setup and teardown steps run once per user and take no User.
+	User string `yaml:"user"`
+	// NewConnection sends the request on a connection of its own, closed
+	// after the response (Connection: close): a client arriving, with its
+	// TCP and TLS handshakes (and, with sources, its own address).
+	NewConnection bool `yaml:"new_connection"`
+	// Capture stores values of a successful response: keys are captured
+	// parameter names or "user.FIELD" (the request's user), values pluck
+	// paths into the JSON body, e.g. {qr_token: token}. A request
+	// capturing into user fields holds its user exclusively while in
+	// flight (a refresh token is used once).
+	Capture map[string]string `yaml:"capture"`
 }
 
 // Problem is one thing wrong with a scenario file.

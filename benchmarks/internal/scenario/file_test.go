@@ -78,7 +78,7 @@ func TestParseFull(t *testing.T) {
 	if len(sc.Requests) != 4 || sc.Requests[2].Method != "POST" || sc.Requests[3].Auth || !sc.Requests[0].Auth || sc.Requests[0].Weight != 3 {
 		t.Fatalf("requests %+v", sc.Requests)
 	}
-	if a := sc.Auth; a.Header != "Authorization" || a.Scheme != "Bearer" || a.UsernameField != "username" || len(a.UserFields) != 1 || a.UserFields[0] != "section" {
+	if a := sc.Auth; a.Header != "Authorization" || a.Scheme != "Bearer" || a.UsernameField != "username" || len(a.Pools) != 1 || len(a.Pools[0].UserFields) != 1 || a.Pools[0].UserFields[0] != "section" {
 		t.Fatalf("auth %+v", a)
 	}
 	cfg := sc.RunnerConfig(7)

@@ -79,7 +79,7 @@ func TestPrepareLogsInAndLoadsParams(t *testing.T) {
 	}
 	// The generated students have no section; cap the pool to the two
 	// faculty members who do.
-	sc.Auth.MaxUsers = 2
+	sc.Auth.Pools[0].MaxUsers = 2
 	var logs []string
 	plan, err := sc.Prepare(t.Context(), cl, PrepareOptions{
 		Getenv: func(k string) string { return map[string]string{"PW": "secret"}[k] },

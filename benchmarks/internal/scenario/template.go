@@ -12,7 +12,8 @@ const (
 	// BuiltinToday expands to the current date, YYYY-MM-DD, in the
 	// scenario's time zone.
 	BuiltinToday = "today"
-	// BuiltinNow expands to the current instant, RFC 3339 in UTC.
+	// BuiltinNow expands to the current instant, RFC 3339 in UTC;
+	// {now+D} and {now-D} add or subtract a Go duration D ({now+50m}).
 	BuiltinNow = "now"
 	// BuiltinUnix expands to the current Unix time in seconds.
 	BuiltinUnix = "unix"
@@ -67,11 +68,12 @@ type Template struct {
 
 // part is a literal (isRef false) or a placeholder.
 type part struct {
-	lit   string
-	isRef bool
-	kind  refKind
-	name  string // parameter name, or the user field without "user."
-	param int    // index into Scenario.Params for refParam, set by bind
+	lit    string
+	isRef  bool
+	kind   refKind
+	name   string        // parameter name, or the user field without "user."
+	param  int           // index into Scenario.Params for refParam, set by bind
+	offset time.Duration // refNow: added to the current instant
 }
 
 // String returns the template's source text.
@@ -84,6 +86,15 @@ func parseTemplate(s string) *Template {
 	lit := 0
 	for i := 0; i < len(s); i++ {
 		if s[i] != '{' {
+			continue
+		}
+		if d, n, ok := nowOffset(s[i+1:]); ok {
+			if lit < i {
+				t.parts = append(t.parts, part{lit: s[lit:i]})
+			}
+			t.parts = append(t.parts, part{isRef: true, kind: refNow, name: BuiltinNow, offset: d})
+			i += n
+			lit = i + 1
 			continue
 		}
 		j := i + 1
@@ -111,6 +122,28 @@ func parseTemplate(s string) *Template {
 		t.parts = append(t.parts, part{lit: s[lit:]})
 	}
 	return t
+}
+
+// nowOffset recognizes "now+D}" or "now-D}" at the start of s (D a Go
+// duration) and returns the signed offset and the length up to and
+// including the "}".
+func nowOffset(s string) (time.Duration, int, bool) {
+	rest, ok := strings.CutPrefix(s, BuiltinNow)
+	if !ok || rest == "" || rest[0] != '+' && rest[0] != '-' {
+		return 0, 0, false
+	}
+	end := strings.IndexByte(rest, '}')
+	if end < 2 {
+		return 0, 0, false
+	}
+	d, err := time.ParseDuration(rest[1:end])
+	if err != nil {
+		return 0, 0, false
+	}
+	if rest[0] == '-' {
+		d = -d
+	}
+	return d, len(BuiltinNow) + end + 1, true
 }
 
 func isNameByte(c byte, first bool) bool {
@@ -171,7 +204,7 @@ func (t *Template) userFields() []string {
 // worker: values drawn once per request so every occurrence of a
 // placeholder in one request agrees.
 type expander struct {
-	plan   *Plan
+	st     *state
 	rng    *rand.Rand
 	seq    int64
 	user   *user
@@ -179,7 +212,8 @@ type expander struct {
 	hasNow bool
 	uuid   [36]byte
 	hasID  bool
-	chosen []int // per parameter: index of the value drawn, -1 for none yet
+	chosen []int  // per parameter: index of the value drawn, -1 for none yet
+	key    []byte // scratch for keys of captured parameters
 }
 
 // reset starts a new request.
@@ -193,7 +227,7 @@ func (e *expander) reset(seq int64, u *user) {
 
 func (e *expander) clockNow() time.Time {
 	if !e.hasNow {
-		e.now, e.hasNow = e.plan.now(), true
+		e.now, e.hasNow = e.st.now(), true
 	}
 	return e.now
 }
@@ -208,15 +242,19 @@ func (e *expander) appendTo(dst []byte, t *Template) []byte {
 		}
 		switch p.kind {
 		case refParam:
-			dst = append(dst, e.param(p.param)...)
+			if v := e.st.captured[p.param]; v != nil {
+				dst = e.appendCaptured(dst, p.param, v)
+			} else {
+				dst = append(dst, e.param(p.param)...)
+			}
 		case refUser:
 			if e.user != nil {
-				dst = append(dst, e.user.fields[p.name]...)
+				dst = append(dst, e.user.field(p.name)...)
 			}
 		case refToday:
-			dst = e.clockNow().In(e.plan.sc.Location).AppendFormat(dst, time.DateOnly)
+			dst = e.clockNow().In(e.st.sc.Location).AppendFormat(dst, time.DateOnly)
 		case refNow:
-			dst = e.clockNow().UTC().AppendFormat(dst, time.RFC3339)
+			dst = e.clockNow().Add(p.offset).UTC().AppendFormat(dst, time.RFC3339)
 		case refUnix:
 			dst = strconv.AppendInt(dst, e.clockNow().Unix(), 10)
 		case refUUID:
@@ -232,13 +270,39 @@ func (e *expander) appendTo(dst []byte, t *Template) []byte {
 	return dst
 }
 
+// appendCaptured appends the current value of captured parameter i (for
+// the request's user's key when it has one); nothing when there is none.
+func (e *expander) appendCaptured(dst []byte, i int, v *variable) []byte {
+	e.key = e.appendKey(e.key[:0], e.st.sc.Params[i].Key)
+	s, _ := v.get(e.key)
+	return append(dst, s...)
+}
+
+// appendKey appends the key of a captured parameter (k nil: the empty
+// key) for the request's user: k's literals and user fields.
+func (e *expander) appendKey(dst []byte, k *Template) []byte {
+	if k == nil {
+		return dst
+	}
+	for j := range k.parts {
+		kp := &k.parts[j]
+		switch {
+		case !kp.isRef:
+			dst = append(dst, kp.lit...)
+		case kp.kind == refUser && e.user != nil:
+			dst = append(dst, e.user.field(kp.name)...)
+		}
+	}
+	return dst
+}
+
 // param returns the value of parameter i for this request, drawing it on
 // first use.
 func (e *expander) param(i int) string {
-	vals := e.plan.values[i]
+	vals := e.st.values[i]
 	if e.chosen[i] < 0 {
-		if e.plan.sc.Params[i].Pick == PickSequence {
-			e.chosen[i] = int((e.plan.cursors[i].Add(1) - 1) % uint64(len(vals)))
+		if e.st.sc.Params[i].Pick == PickSequence {
+			e.chosen[i] = int((e.st.cursors[i].Add(1) - 1) % uint64(len(vals)))
 		} else {
 			e.chosen[i] = e.rng.IntN(len(vals))
 		}

@@ -66,17 +66,18 @@ func TestExpansion(t *testing.T) {
 	}
 	now := time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC) // already 2 March in Kolkata
 	sc := &Scenario{Location: kolkata, Params: []*Param{{Name: "id"}, {Name: "term", Pick: PickSequence}}}
-	p := &Plan{sc: sc, values: [][]string{{"a", "b", "c"}, {"t1", "t2"}}, cursors: make([]atomic.Uint64, 2), now: func() time.Time { return now }}
-	e := expander{plan: p, rng: rand.New(rand.NewPCG(1, 1)), chosen: make([]int, 2)}
-	tp := parseTemplate("/{id}/{id}/{term}?d={today}&t={now}&u={unix}&s={seq}&k={user.k}&r={uuid}&r2={uuid}")
+	st := &state{sc: sc, values: [][]string{{"a", "b", "c"}, {"t1", "t2"}}, cursors: make([]atomic.Uint64, 2), captured: make([]*variable, 2), now: func() time.Time { return now }}
+	e := expander{st: st, rng: rand.New(rand.NewPCG(1, 1)), chosen: make([]int, 2)}
+	tp := parseTemplate("/{id}/{id}/{term}?d={today}&t={now}&u={unix}&s={seq}&k={user.k}&r={uuid}&r2={uuid}&in={now+90m}&ago={now-1h30m}")
 	idx := map[string]int{"id": 0, "term": 1}
 	if msgs := tp.bind(idx, true, false); len(msgs) > 0 {
 		t.Fatal(msgs)
 	}
-	u := &user{fields: map[string]string{"k": "v"}}
+	u := &user{}
+	u.fields.Store(&map[string]string{"k": "v"})
 	e.reset(7, u)
 	got := string(e.appendTo(nil, tp))
-	re := regexp.MustCompile(`^/([abc])/([abc])/t1\?d=2026-03-02&t=2026-03-01T20:00:00Z&u=1772395200&s=7&k=v&r=([0-9a-f-]{36})&r2=([0-9a-f-]{36})$`)
+	re := regexp.MustCompile(`^/([abc])/([abc])/t1\?d=2026-03-02&t=2026-03-01T20:00:00Z&u=1772395200&s=7&k=v&r=([0-9a-f-]{36})&r2=([0-9a-f-]{36})&in=2026-03-01T21:30:00Z&ago=2026-03-01T18:30:00Z$`)
 	m := re.FindStringSubmatch(got)
 	if m == nil {
 		t.Fatalf("expansion %q", got)
@@ -105,9 +106,9 @@ func TestExpansion(t *testing.T) {
 
 func TestExpansionDoesNotAllocate(t *testing.T) {
 	sc := &Scenario{Location: time.UTC, Params: []*Param{{Name: "id"}}}
-	p := &Plan{sc: sc, values: [][]string{{"abc"}}, cursors: make([]atomic.Uint64, 1), now: time.Now}
-	e := expander{plan: p, rng: rand.New(rand.NewPCG(1, 1)), chosen: make([]int, 1)}
-	tp := parseTemplate(`{"id":"{id}","at":"{now}","day":"{today}","n":{seq},"k":"{uuid}"}`)
+	st := &state{sc: sc, values: [][]string{{"abc"}}, cursors: make([]atomic.Uint64, 1), captured: make([]*variable, 1), now: time.Now}
+	e := expander{st: st, rng: rand.New(rand.NewPCG(1, 1)), chosen: make([]int, 1)}
+	tp := parseTemplate(`{"id":"{id}","at":"{now}","end":"{now+50m}","day":"{today}","n":{seq},"k":"{uuid}"}`)
 	buf := make([]byte, 0, 256)
 	allocs := testing.AllocsPerRun(200, func() {
 		e.reset(1, nil)

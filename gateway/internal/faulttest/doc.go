@@ -2,5 +2,5 @@
 // processes (./upstream) on 127.0.0.1 behind the real gateway, killed,
 // stopped, slowed down, flapped and restarted under load. It has no
 // non-test code besides this comment; the upstream program is also used by
-// benchmarks/fault.sh.
+// benchmarks/scripts/fault.sh.
 package faulttest

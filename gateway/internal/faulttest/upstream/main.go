@@ -1,5 +1,5 @@
 // Command upstream is a small backend instance for the gateway's fault
-// tests and the fault benchmark (benchmarks/fault.sh): real processes that
+// tests and the fault benchmark (benchmarks/scripts/fault.sh): real processes that
 // can be killed, stopped, slowed down and restarted.
 //
 //	upstream -listen 127.0.0.1:0 -name b [-log FILE]

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# proxy-vs-nginx.sh: the gateway against nginx, in the same run, proxying a
-# 2 KB JSON GET over TLS to one upstream (benchmarks/cmd/origin) on
-# 127.0.0.1. nginx is installed with apt when missing (as root) and runs
+# proxy.sh: the gateway's proxy core against nginx, in the same run,
+# proxying a 2 KB JSON GET over TLS to one upstream (benchmarks/cmd/origin)
+# on 127.0.0.1. nginx is installed with apt when missing (as root) and runs
 # deploy/nginx/edge.conf, the gateway an equivalent configuration with its
-# defaults. loadgen compare runs the targets in turn (A B A B ...) and
-# prints medians and ratios against nginx.
+# defaults. loadgen compare runs the targets in turn (A B A B ...); the
+# script prints a RESULTS.md section (medians, ratios to nginx) on stdout.
+#
+#   benchmarks/scripts/proxy.sh > benchmarks/results/proxy.md    (make bench-compare does this)
 #
 # Environment:
 #   ROUNDS=3          runs per target
@@ -13,8 +15,7 @@
 #   PIN=1             pin the proxy under test to CPU 1 and the load
 #                     generator and origin to CPU 0 (needs taskset and 2+
 #                     CPUs); PIN=0 lets the scheduler place everything
-#   OUT=DIR           where the JSON and Markdown reports go (default: a
-#                     temporary directory, printed)
+#   OUT=DIR           also keep the JSON report (every run) there
 #
 # Everything binds free ports on 127.0.0.1 and is stopped at the end (by
 # PID), also on failure.
@@ -23,6 +24,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
+# shellcheck source=benchmarks/scripts/lib.sh
+. benchmarks/scripts/lib.sh
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5s}
@@ -33,7 +36,7 @@ command -v nginx >/dev/null 2>&1 || apt_install nginx || die "nginx not found: i
 command -v curl >/dev/null 2>&1 || apt_install curl || die "curl not found: install it (apt-get install curl)"
 nginx_bin=$(command -v nginx)
 
-tmp=$(mktemp -d /tmp/proxy-vs-nginx.XXXXXX)
+tmp=$(mktemp -d /tmp/campshub360-proxybench.XXXXXX)
 OUT=${OUT:-$tmp/report}
 mkdir -p "$OUT" "$tmp/bin" "$tmp/nginx" "$tmp/gw"
 cleanup() {
@@ -41,7 +44,7 @@ cleanup() {
 	stop_pidfile "$tmp/gateway.pid" 10
 	stop_pidfile "$tmp/nginx/nginx.pid" 10
 	stop_pidfile "$tmp/origin.pid" 5
-	[ "$OUT" = "$tmp/report" ] || rm -rf "$tmp"
+	rm -rf "$tmp"
 	exit $rc
 }
 trap cleanup EXIT
@@ -99,22 +102,26 @@ fi
 echo $! >"$tmp/nginx/nginx.pid"
 wait_http "https://127.0.0.1:$ng_port/api/v1/students" 30 || die "nginx not ready: $(cat "$tmp/nginx/stderr.log" "$tmp/nginx/error.log" 2>/dev/null | tail -n 3)"
 
-{
-	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "host: $(nproc) CPUs, $(uname -sr), $(go version | cut -d' ' -f3), $("$nginx_bin" -v 2>&1 | cut -d' ' -f3)"
-	if [ "$PIN" = 1 ]; then
-		echo "pinning: proxy under test on CPU 1 (nginx 1 worker, gateway GOMAXPROCS=1); loadgen and origin on CPU 0"
-	else
-		echo "pinning: none ($workers nginx workers, gateway GOMAXPROCS=$workers)"
-	fi
-	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "busiest other processes before the run (%CPU command):"
-	ps -eo pcpu=,comm= --sort=-pcpu | head -n 8 | sed 's/^/  /'
-} | tee "$OUT/environment.txt"
-
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+busiest=$(ps -eo pcpu=,comm= --sort=-pcpu | head -n 5 | awk '{printf "%s%s %s%%", (NR>1?", ":""), $2, $1}')
 "${load_cpu[@]}" "$tmp/bin/loadgen" compare --scenario benchmarks/scripts/proxy-2kb.yaml \
 	--target "gateway=https://127.0.0.1:$gw_port" --target "nginx=https://127.0.0.1:$ng_port" \
 	--reference nginx --rounds "$ROUNDS" --duration "$DURATION" --connections "$CONNECTIONS" \
-	--insecure --quiet --json "$OUT/compare.json" --md "$OUT/compare.md"
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/environment.txt"
-log "reports in $OUT"
+	--insecure --quiet --json "$OUT/compare.json" --md "$tmp/compare.md" >/dev/null
+
+section_head "Gateway proxy core vs nginx" "PIN=$PIN ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS benchmarks/scripts/proxy.sh"
+cat <<EOF2
+A 2 KB JSON GET (\`benchmarks/scripts/proxy-2kb.yaml\`), closed loop on $CONNECTIONS keep-alive TLS connections, through the
+gateway (its defaults: TLS, security headers, request ids, access log, P2C, passive health) and through nginx
+$("$nginx_bin" -v 2>&1 | cut -d/ -f2) (\`deploy/nginx/edge.conf\`: the same TLS policy, timeouts, forwarding and security headers,
+a buffered access log, keep-alive upstream connections), both in front of one \`benchmarks/cmd/origin\` on 127.0.0.1.
+Targets interleaved, $ROUNDS rounds of $DURATION, medians and ratios to nginx.
+EOF2
+if [ "$PIN" = 1 ]; then
+	echo "Pinning: the proxy under test on CPU 1 (nginx 1 worker, gateway GOMAXPROCS=1); the load generator and the origin on CPU 0."
+else
+	echo "Pinning: none ($workers nginx workers, gateway GOMAXPROCS=$workers); the load generator and the origin compete for the same CPUs."
+fi
+echo "Load average before $load_before, after $(cut -d' ' -f1-3 /proc/loadavg); busiest processes before: $busiest."
+echo
+cat "$tmp/compare.md"

@@ -4,17 +4,20 @@
 # gateway and for nginx (max_fails + proxy_next_upstream) in the same run,
 # against the same three upstream processes.
 #
-#   benchmarks/fault.sh [RATE] [DURATION_S]      default 300 requests/s for 12 s
+#   benchmarks/scripts/fault.sh [RATE] [DURATION_S]      default 300 requests/s for 12 s
 #
 # Per target: open-loop GET load (benchmarks/cmd/loadgen) over TLS; at 3 s
 # instance b is killed, at 7 s restarted on the same port. Prints a
-# Markdown table; raw loadgen JSON stays in the temporary directory printed
-# at the start (removed at exit unless KEEP=1).
+# RESULTS.md section on stdout (make bench-compare keeps it in
+# benchmarks/results/fault.md); raw loadgen JSON stays in the temporary
+# directory logged at the start (removed at exit unless KEEP=1).
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
+# shellcheck source=benchmarks/scripts/lib.sh
+. benchmarks/scripts/lib.sh
 
 rate=${1:-300}
 duration=${2:-12}
@@ -75,6 +78,7 @@ routes:
   - {name: api, path_prefix: /api/, upstream: campus, timeout: 30s}
 YAML
 "$tmp/gateway" --config "$tmp/gateway.yaml" >/dev/null 2>"$tmp/gateway.log" &
+disown $! # stopped with SIGKILL at the end: no "Killed" notice
 pids+=($!)
 wait_http "http://127.0.0.1:$admin_port/readyz" 20 || die "gateway did not start, see $tmp/gateway.log"
 
@@ -105,6 +109,16 @@ field() { grep -o "\"$2\": *[0-9.e+-]*" "$tmp/$1.json" | head -1 | sed 's/.*: */
 run gateway "$gw_port"
 run nginx "$ng_port"
 
+section_head "Fault: one of three upstreams killed and restarted under load" "benchmarks/scripts/fault.sh $rate $duration"
+cat <<TEXT
+Three \`gateway/internal/faulttest/upstream\` processes on 127.0.0.1; open-loop GETs at $rate requests/s for ${duration} s over
+TLS (\`loadgen url --rate $rate --connections 64\`); instance b is SIGKILLed at 3 s and restarted on the same port at 7 s;
+first through the gateway (P2C, active checks every 1 s / 500 ms while unhealthy, rise/fall 2,
+\`passive.consecutive_errors: 3\`), then through nginx $("$nginx_bin" -v 2>&1 | cut -d/ -f2) (\`deploy/nginx/fault-bench.conf\`:
+\`max_fails=1 fail_timeout=5s\`, \`proxy_next_upstream error timeout http_502 http_503 http_504\`, keep-alive upstream
+connections), against the same three processes. Both retry idempotent requests on another instance; unsafe requests are
+covered by \`TestKillOneOfThreeUnderLoad\` instead (no POST reaches two instances).
+TEXT
 printf '\n| target | requests | errors | error rate | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|\n'
 for t in gateway nginx; do
 	awk -v t="$t" -v n="$(field "$t" requests)" -v e="$(field "$t" errors)" -v r="$(field "$t" error_rate)" \

@@ -3,7 +3,7 @@
 # origin served directly, and a constant 2 KB fasthttp server (the ceiling),
 # in one run, at one concurrency, all over TLS on 127.0.0.1:
 #
-#   benchmarks/cache/compare.sh [ROUNDS] [DURATION] [CONNECTIONS]   (default 3 5s 32)
+#   benchmarks/scripts/cache.sh [ROUNDS] [DURATION] [CONNECTIONS]   (default 3 5s 32)
 #
 # The load generator runs on the same machine and competes with the server
 # for CPU. SERVER_CPUS=0 pins every server to CPU 0 with one core's worth
@@ -14,7 +14,7 @@
 # It builds the gateway, loadgen and benchsrv, installs nginx with apt when
 # missing (root), starts every server on free loopback ports, checks that
 # the gateway and nginx answer from their caches, runs `loadgen compare`
-# (targets interleaved A B C D A B C D ...) and prints the Markdown report
+# (targets interleaved A B C D A B C D ...) and prints a RESULTS.md section
 # with each target's median throughput and its ratio to nginx. Everything it
 # started is stopped at the end, also on failure or Ctrl-C.
 set -euo pipefail
@@ -22,6 +22,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
+# shellcheck source=benchmarks/scripts/lib.sh
+. benchmarks/scripts/lib.sh
 
 rounds=${1:-3}
 duration=${2:-5s}
@@ -111,8 +113,18 @@ curl -ksD - -o /dev/null "https://127.0.0.1:$p_gw$path" | grep -qi '^cache-statu
 
 if [ ${#server_pin[@]} -gt 0 ]; then pinning="servers on CPUs $server_cpus ($workers workers), loadgen on CPUs $client_cpus"; else pinning="unpinned"; fi
 log "comparing: $rounds rounds of $duration per target, $conns connections, closed loop, TLS, $ncpu CPUs, $pinning"
-GOMAXPROCS= "${client_pin[@]}" "$tmp/bin/loadgen" compare --scenario benchmarks/cache/cache-hit.yaml --insecure --quiet \
+section_head "Edge cache hits vs nginx proxy_cache, the origin and a constant server" "SERVER_CPUS=${SERVER_CPUS:-} benchmarks/scripts/cache.sh $rounds $duration $conns"
+cat <<TEXT
+All over TLS 1.3 with one ECDSA P-256 certificate on 127.0.0.1: the origin (\`benchsrv --mode origin\`: encodes a 2 KB
+JSON roster per request, \`Cache-Control: public, max-age=3600\`), the gateway caching the route in front of it, nginx
+$("$nginx_bin" -v 2>&1 | cut -d/ -f2) with \`proxy_cache\` on tmpfs (\`deploy/nginx/cache-bench.conf\`, keep-alive to the origin, no access
+log) in front of the same origin, the origin served directly, and a constant fasthttp server writing a precomputed 2 KB
+body (the ceiling). Both caches are checked to answer hits first. Closed loop on $conns connections
+(\`benchmarks/scripts/cache-hit.yaml\`), targets interleaved, $rounds rounds of $duration, medians and ratios to nginx; $pinning.
+
+TEXT
+GOMAXPROCS= "${client_pin[@]}" "$tmp/bin/loadgen" compare --scenario benchmarks/scripts/cache-hit.yaml --insecure --quiet \
 	--rounds "$rounds" --duration "$duration" --connections "$conns" --reference nginx \
 	--target "gateway=https://127.0.0.1:$p_gw" --target "nginx=https://127.0.0.1:$p_nginx" \
 	--target "constant=https://127.0.0.1:$p_const" --target "origin=https://127.0.0.1:$p_direct" \
-	--md - --json "$tmp/compare.json"
+	--md -

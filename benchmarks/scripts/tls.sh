@@ -4,20 +4,23 @@
 # ECDHE + AEAD suites, X25519/P-256, ALPN http/1.1), same security headers,
 # both proxying to the same plain-HTTP upstream over keep-alive.
 #
-#   benchmarks/tls-vs-nginx.sh            # prints a Markdown section
-#   ROUNDS=5 DURATION=5s benchmarks/tls-vs-nginx.sh
+#   benchmarks/scripts/tls.sh > benchmarks/results/tls.md   # a RESULTS.md section (make bench-compare)
+#   ROUNDS=5 DURATION=5s benchmarks/scripts/tls.sh
 #
 # Measures (targets in turn, A B A B ..., medians, ratios to nginx):
 #   1. full TLS handshakes per second (no resumption), TLS 1.3 and TLS 1.2
 #      (benchmarks/cmd/tlshandshake);
 #   2. HTTPS keep-alive throughput, closed loop on 16 connections
-#      (loadgen compare with benchmarks/tls/keepalive.yaml).
+#      (loadgen compare with benchmarks/scripts/tls-keepalive.yaml);
+#   3. token verification at the edge (Go benchmarks of gateway/internal/authn).
 # Everything binds 127.0.0.1 on free ports and is stopped at the end.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
+# shellcheck source=benchmarks/scripts/lib.sh
+. benchmarks/scripts/lib.sh
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-3s}
@@ -79,10 +82,10 @@ wait_http "https://127.0.0.1:$ngx_port/health/" 20 || die "nginx did not start: 
 wait_http "https://127.0.0.1:$gw_port/health/" 20 || die "the gateway did not start: $(tail -n 3 "$run/gateway.out")"
 
 nginx_v=$(nginx -v 2>&1 | sed 's/.*nginx\///')
-echo "### TLS termination vs nginx $nginx_v ($(date -u +%Y-%m-%d), $(nproc) cores, $(go env GOVERSION))"
-echo
-echo "Command: \`ROUNDS=$ROUNDS DURATION=$DURATION WORKERS=$WORKERS benchmarks/tls-vs-nginx.sh\`; same ECDSA P-256 certificate, suites and groups;"
+section_head "Edge TLS termination and token verification vs nginx" "ROUNDS=$ROUNDS DURATION=$DURATION WORKERS=$WORKERS benchmarks/scripts/tls.sh"
+echo "The gateway and nginx $nginx_v with the same ECDSA P-256 certificate, suites and groups (\`deploy/nginx/tls-bench.conf\`),"
 echo "nginx 2 workers, gateway GOMAXPROCS=2, both proxying to one nginx upstream; client and servers share the machine."
+echo "Targets interleaved, $ROUNDS rounds of $DURATION, medians."
 echo
 echo "Full handshakes per second, TLS 1.3 (X25519, no resumption):"
 echo
@@ -96,7 +99,7 @@ echo
 echo
 echo "HTTPS keep-alive throughput, GET /health/ on 16 connections, closed loop:"
 echo
-"$run/bin/loadgen" compare --scenario benchmarks/tls/keepalive.yaml --quiet --insecure \
+"$run/bin/loadgen" compare --scenario benchmarks/scripts/tls-keepalive.yaml --quiet --insecure \
 	--duration "$DURATION" --rounds "$ROUNDS" --reference nginx \
 	--target "nginx=https://127.0.0.1:$ngx_port" --target "gateway=https://127.0.0.1:$gw_port" --md -
 echo

@@ -3,16 +3,18 @@
 # no rate limit, with a never-rejecting per-IP policy (local token buckets),
 # and nginx with a never-rejecting limit_req, all proxying to the same
 # origin over TLS. Targets run interleaved (A B C A B C ...) by
-# `loadgen compare`; the table gives medians and ratios to the gateway
-# without a limit.
+# `loadgen compare`; it prints a RESULTS.md section (medians and ratios to
+# the gateway without a limit) on stdout.
 #
-#   benchmarks/ratelimit.sh                 # 3 rounds of 4 s per target
-#   ROUNDS=5 DURATION=6s benchmarks/ratelimit.sh
+#   benchmarks/scripts/ratelimit.sh                 # 3 rounds of 4 s per target
+#   ROUNDS=5 DURATION=6s benchmarks/scripts/ratelimit.sh
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
+# shellcheck source=benchmarks/scripts/lib.sh
+. benchmarks/scripts/lib.sh
 
 command -v nginx >/dev/null 2>&1 || apt_install nginx || die "nginx not found: install it (apt-get install nginx)"
 nginx_bin=$(command -v nginx)
@@ -79,7 +81,16 @@ done
 curl -ksi "https://127.0.0.1:$gw_limited/health/" | grep -i '^ratelimit' >&2 || die "the limited gateway sends no RateLimit fields"
 
 log "loadgen compare: ${ROUNDS:-3} rounds of ${DURATION:-4s} per target"
-"$tmp/bin/loadgen" compare --scenario benchmarks/scenarios/ratelimit.yaml --insecure --quiet \
+section_head "Rate limiting: the gateway without and with a policy vs nginx limit_req" "ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-4s} benchmarks/scripts/ratelimit.sh"
+cat <<TEXT
+Closed loop, 16 keep-alive TLS connections, GET /health/ on a route with a policy (\`benchmarks/scripts/ratelimit.yaml\`),
+proxied to the same nginx origin: the gateway without a policy, the gateway with a per-IP local token bucket that never
+rejects (1,000,000/s), and nginx $("$nginx_bin" -v 2>&1 | cut -d/ -f2) with a never-rejecting \`limit_req\`
+(\`deploy/nginx/ratelimit-bench.conf\`). Targets interleaved, ${ROUNDS:-3} rounds of ${DURATION:-4s}, medians and ratios to
+the gateway without a policy. The limiter's own cost per request is in the micro-benchmarks section.
+
+TEXT
+"$tmp/bin/loadgen" compare --scenario benchmarks/scripts/ratelimit.yaml --insecure --quiet \
 	--rounds "${ROUNDS:-3}" --duration "${DURATION:-4s}" --reference gateway \
 	--target "gateway=https://127.0.0.1:$gw_plain" \
 	--target "gateway+ratelimit=https://127.0.0.1:$gw_limited" \
