@@ -30,7 +30,7 @@ func TestYAMLFaultIsOneProblemWithoutSource(t *testing.T) {
 	// Decode faults (unknown key, wrong type) are located the same way.
 	for doc, want := range map[string]string{
 		"redis:\n  url: redis://:hunter2-secret@h:1/0\nserver:\n  max_header_bytes: lots\n": "line 4, column 21: cannot unmarshal string",
-		"redis:\n  url: redis://:hunter2-secret@h:1/0\n  passwd: x\n":                     `line 3, column 3: unknown field "passwd"`,
+		"redis:\n  url: redis://:hunter2-secret@h:1/0\n  passwd: x\n":                       `line 3, column 3: unknown field "passwd"`,
 	} {
 		_, err := Parse([]byte(doc), nil)
 		if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "\n") {
