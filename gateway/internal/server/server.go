@@ -514,7 +514,8 @@ var (
 
 // serveHTTP answers the plain-HTTP listener: health checks and ACME
 // challenges go through the pipeline, everything else gets a 308 to the
-// same host and target on HTTPS.
+// same host and target on HTTPS, for a well-formed host this gateway
+// serves (redirect.go: 400 or 421 otherwise).
 func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	path := ctx.Path()
 	if bytes.HasPrefix(path, prefixHealth) || bytes.HasPrefix(path, prefixACME) {
@@ -522,10 +523,17 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	g := s.current.Load()
-	host := hostOnly(ctx.Host())
-	if !validHost(host) {
+	// The raw authority (routingKey), not ctx.Host(): fasthttp's URI
+	// parser drops userinfo there, which must be refused, not ignored.
+	raw, _ := routingKey(&ctx.Request.Header)
+	host, status := redirectHost(g.cfg.Routes, raw)
+	if status != 0 {
 		ctx.Response.Header.Set(problem.HeaderRequestID, s.ids.New())
 		g.headers.Apply(&ctx.Response.Header, false)
+		if status == fasthttp.StatusMisdirectedRequest {
+			problem.Write(ctx, problem.New(status, "misdirected-request", "Misdirected Request", "This gateway does not serve that host."))
+			return
+		}
 		problem.Write(ctx, problem.New(fasthttp.StatusBadRequest, "bad-host", "Bad Request", "The Host header is missing or invalid."))
 		return
 	}
@@ -655,34 +663,3 @@ func (s *Server) connState(_ net.Conn, st fasthttp.ConnState) {
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Warn(fmt.Sprintf(format, args...)) }
-
-// hostOnly strips the port from a Host value.
-func hostOnly(h []byte) []byte {
-	if len(h) > 0 && h[0] == '[' {
-		if i := bytes.IndexByte(h, ']'); i > 0 {
-			return h[:i+1]
-		}
-		return nil
-	}
-	if i := bytes.IndexByte(h, ':'); i >= 0 {
-		return h[:i]
-	}
-	return h
-}
-
-// validHost accepts DNS names and IP literals: letters, digits, '-', '.',
-// and bracketed IPv6. Anything else could turn the redirect into an open
-// redirect or header injection.
-func validHost(h []byte) bool {
-	if len(h) == 0 || len(h) > 253 {
-		return false
-	}
-	for _, c := range h {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.', c == '[', c == ']', c == ':':
-		default:
-			return false
-		}
-	}
-	return true
-}
