@@ -6,7 +6,10 @@
 #   Redis       private redis-server on 127.0.0.1:$REDIS_PORT (56379),
 #               unless REDIS_URL is set; the stack also runs without it
 #   backend     two instances on 127.0.0.1:9001 and 127.0.0.1:9002
-#   gateway     HTTPS :8443, HTTP :8080 (redirects), admin 127.0.0.1:9090
+#   gateway     HTTPS 127.0.0.1:8443, HTTP 127.0.0.1:8080 (redirects), admin
+#               127.0.0.1:9090: the embedded defaults, which are
+#               deploy/config/gateway.dev.yaml (loopback only, no HSTS, text
+#               logs); GATEWAY_CONFIG=FILE runs FILE instead
 #
 # Ctrl-C, or `make stop` from another shell, stops everything this script
 # started, by PID. Logs are in .run/logs/.

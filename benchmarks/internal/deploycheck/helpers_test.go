@@ -94,10 +94,12 @@ func runBinary(t *testing.T, name string, env map[string]string, args ...string)
 }
 
 // checkGatewayConfig runs `gateway --check-config file` with env, as an
-// operator would, and fails t with the problems it lists.
+// operator would, and fails t with the problems it lists. The certificate
+// files the configuration names are provided by the deployment at run
+// time; a fixture pair stands in for them (withCertFixtures).
 func checkGatewayConfig(t *testing.T, what, file string, env map[string]string) {
 	t.Helper()
-	r := runBinary(t, "gateway", env, "--check-config", file)
+	r := runBinary(t, "gateway", withCertFixtures(t, file, env), "--check-config", file)
 	if r.code != 0 || !strings.Contains(r.stdout, "configuration is valid") {
 		t.Errorf("%s: gateway --check-config %s (env %v) exit %d:\n%s%s", what, file, sortedKeys(env), r.code, r.stdout, r.stderr)
 	}

@@ -5,7 +5,8 @@
 // Usage:
 //
 //	gateway [--config FILE]        serve (embedded defaults without --config)
-//	gateway --check-config FILE    validate FILE and print a summary
+//	gateway --check-config FILE    validate FILE as a start would (certificates,
+//	                               keys and CA files loaded) and print a summary
 //	gateway --version
 //	gateway healthcheck [--config FILE] [--path /readyz] [URL]
 //	                               probe a running gateway (container health checks)
@@ -23,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -57,7 +59,7 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (YAML); embedded defaults when empty")
-	check := fs.String("check-config", "", "validate this configuration file, print a summary, and exit")
+	check := fs.String("check-config", "", "validate this configuration file as a start would (loading its certificates, keys and CA files), print a summary, and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -72,6 +74,9 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	}
 	if *check != "" {
 		cfg, err := config.Load(*check, env)
+		if err == nil {
+			err = server.Check(cfg, time.Now)
+		}
 		if err != nil {
 			return fmt.Errorf("%s is invalid:\n%w", *check, err)
 		}
@@ -79,9 +84,18 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 
+	// The same checks as --check-config, so that a bad start names every
+	// problem by its field path.
 	cfg, err := config.Load(*configPath, env)
+	if err == nil {
+		err = server.Check(cfg, time.Now)
+	}
 	if err != nil {
-		return err
+		name := *configPath
+		if name == "" {
+			name = "the embedded default configuration"
+		}
+		return fmt.Errorf("%s is invalid:\n%w", name, err)
 	}
 	log, err := logging.New(stderr, cfg.Log.Level, cfg.Log.Format)
 	if err != nil {

@@ -27,9 +27,11 @@ type Options struct {
 	// Ready reports whether the gateway accepts traffic (false while
 	// draining on shutdown): /readyz answers 200 or 503.
 	Ready func() bool
-	// Reload reloads the configuration: POST /admin/reload answers 200 or
-	// 422 with the problems.
-	Reload func() error
+	// Reload reloads the configuration: POST /admin/reload answers 200
+	// with the result, or 422 with the problems when the new configuration
+	// was rejected (an error with a FieldErrors method lists them one per
+	// entry; any other error is one entry).
+	Reload func() (ReloadResult, error)
 	// Config returns the running configuration with secrets redacted, for
 	// GET /admin/config.
 	Config func() any
@@ -44,6 +46,25 @@ type Options struct {
 	// (nil: the endpoint answers 404). An error with a FieldErrors method
 	// is the caller's fault (400 listing the fields); any other is 500.
 	CachePurge func(PurgeRequest) (PurgeResult, error)
+}
+
+// ReloadResult is what an accepted reload applied: the hash of the
+// configuration now running and the settings that changed in the file but
+// are read only at start (listener addresses, listener limits, log format,
+// Redis, cache sizes), named by field path. Those keep their running
+// values until the gateway restarts; everything else is in force.
+//
+// POST /admin/reload answers 200 with {"status": "reloaded",
+// "config_hash", "restart_required": [paths], "message"} even when
+// restart_required is not empty: the rest of the configuration was
+// applied, and refusing it whole would leave routes and upstreams stale
+// for the sake of a listener change.
+type ReloadResult struct {
+	// ConfigHash identifies the running configuration.
+	ConfigHash string `json:"config_hash"`
+	// RestartRequired are the field paths not applied (sorted; empty when
+	// everything was applied).
+	RestartRequired []string `json:"restart_required"`
 }
 
 // PurgeRequest is the JSON body of POST /admin/cache/purge: exact URLs
@@ -138,17 +159,20 @@ func Handler(o Options) fasthttp.RequestHandler {
 				problem.Write(ctx, problem.New(fasthttp.StatusMethodNotAllowed, "method-not-allowed", "Method Not Allowed", "Use POST."))
 				return
 			}
-			if err := o.Reload(); err != nil {
+			res, err := o.Reload()
+			if err != nil {
 				p := problem.New(fasthttp.StatusUnprocessableEntity, "config-invalid", "Configuration rejected",
 					"The new configuration was rejected; the previous one stays active.")
-				for _, line := range strings.Split(err.Error(), "\n") {
-					field, msg, _ := strings.Cut(line, ": ")
-					p.Errors = append(p.Errors, problem.FieldError{Field: field, Message: msg})
+				var fe interface{ FieldErrors() []problem.FieldError }
+				if errors.As(err, &fe) {
+					p.Errors = fe.FieldErrors()
+				} else {
+					p.Errors = []problem.FieldError{{Field: "configuration", Message: err.Error()}}
 				}
 				problem.Write(ctx, p)
 				return
 			}
-			writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "reloaded"})
+			writeJSON(ctx, fasthttp.StatusOK, reloadBody(res))
 		case path == "/admin/config":
 			writeJSON(ctx, fasthttp.StatusOK, o.Config())
 		case path == "/admin/upstreams" || strings.HasPrefix(path, "/admin/upstreams/"):
@@ -161,6 +185,25 @@ func Handler(o Options) fasthttp.RequestHandler {
 			problem.Write(ctx, problem.New(fasthttp.StatusNotFound, "not-found", "Not Found", "No such admin endpoint."))
 		}
 	}
+}
+
+// reloadResponse is the 200 body of POST /admin/reload.
+type reloadResponse struct {
+	Status string `json:"status"`
+	ReloadResult
+	Message string `json:"message,omitempty"`
+}
+
+func reloadBody(res ReloadResult) reloadResponse {
+	if res.RestartRequired == nil {
+		res.RestartRequired = []string{}
+	}
+	r := reloadResponse{Status: "reloaded", ReloadResult: res}
+	if len(res.RestartRequired) > 0 {
+		r.Message = "Reloaded, except settings read only at start: " + strings.Join(res.RestartRequired, ", ") +
+			". They keep their running values until the gateway is restarted."
+	}
+	return r
 }
 
 func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {

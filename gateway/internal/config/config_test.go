@@ -14,11 +14,51 @@ func TestEmbeddedDefaultIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen.HTTPS != ":8443" || c.Listen.Admin != "127.0.0.1:9090" || len(c.Upstreams) != 1 || len(c.Upstreams[0].Instances) != 2 {
+	if c.Listen.HTTPS != "127.0.0.1:8443" || c.Listen.HTTP != "127.0.0.1:8080" || c.Listen.Admin != "127.0.0.1:9090" ||
+		len(c.Upstreams) != 1 || len(c.Upstreams[0].Instances) != 2 {
 		t.Fatalf("unexpected defaults: %+v", c)
+	}
+	// Development: loopback only, no HSTS pinning localhost, text logs.
+	if c.Headers.HSTS.MaxAge != 0 || c.Log.Format != "text" {
+		t.Fatalf("embedded defaults are not the development ones: hsts %v, log %q", c.Headers.HSTS.MaxAge, c.Log.Format)
 	}
 	if c.Routes[0].Timeout != 30*time.Second || c.Upstreams[0].Instances[0].Weight != 1 {
 		t.Fatalf("per-element defaults not filled: %+v", c.Routes[0])
+	}
+}
+
+// TestEmbeddedDefaultIsTheDevConfig keeps deploy/config/gateway.dev.yaml
+// what it says it is: the embedded defaults (`make run`) written out.
+func TestEmbeddedDefaultIsTheDevConfig(t *testing.T) {
+	emb, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := Load(filepath.Join("..", "..", "..", "deploy", "config", "gateway.dev.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := emb.RedactedJSON()
+	b, _ := dev.RedactedJSON()
+	if string(a) != string(b) {
+		t.Fatalf("embedded defaults and gateway.dev.yaml differ:\n%s\n%s", a, b)
+	}
+}
+
+// TestProductionConfigsKeepHSTS: the configurations meant for real
+// certificates send HSTS and listen beyond loopback.
+func TestProductionConfigsKeepHSTS(t *testing.T) {
+	for _, name := range []string{"gateway.yaml", "gateway.single-host.yaml", "gateway.cluster.yaml"} {
+		c, err := Load(filepath.Join("..", "..", "..", "deploy", "config", name), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Headers.HSTS.MaxAge < 180*24*time.Hour {
+			t.Errorf("%s: HSTS max_age %v", name, c.Headers.HSTS.MaxAge)
+		}
+		if host, _, _ := strings.Cut(c.Listen.HTTPS, ":"); host != "" {
+			t.Errorf("%s: HTTPS on %s, want every interface", name, c.Listen.HTTPS)
+		}
 	}
 }
 

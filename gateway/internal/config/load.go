@@ -32,8 +32,10 @@ func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
 // Load reads the YAML file at path (the embedded default when path is
 // empty), decodes it strictly (unknown keys are errors, reported with their
 // line), fills defaults, applies environment overrides from env (KEY=VALUE
-// strings, as os.Environ returns) and validates the result. The returned
-// error lists every problem found, one per line with its field path.
+// strings, as os.Environ returns) and validates the result. A bad document
+// is Problems: one YAML fault with its line and column, or every bad
+// override, or every validation failure with its field path. An
+// unreadable file is a plain error.
 func Load(path string, env []string) (*Config, error) {
 	data := defaultYAML
 	if path != "" {
@@ -52,7 +54,7 @@ func Parse(data []byte, env []string) (*Config, error) {
 	if len(bytes.TrimSpace(data)) > 0 {
 		dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField())
 		if err := dec.Decode(c); err != nil {
-			return nil, fmt.Errorf("config: %s", yaml.FormatError(err, false, true))
+			return nil, documentProblem(err)
 		}
 	}
 	if err := applyEnv(c, env); err != nil {
@@ -63,6 +65,25 @@ func Parse(data []byte, env []string) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// documentProblem turns a decoding error into one Problem: the parser's
+// message and position only. goccy/go-yaml's own rendering (Error,
+// FormatError with source) quotes the lines around the fault, which may
+// hold secrets (a Redis URL with its password); they must not reach a
+// reload response or a log.
+func documentProblem(err error) Problems {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		p := Problem{Msg: ye.GetMessage()}
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			p.Line, p.Column = tk.Position.Line, tk.Position.Column
+		}
+		return Problems{p}
+	}
+	// Scalar decoders (a malformed duration) report the value only, with
+	// no position and no source.
+	return Problems{{Msg: err.Error()}}
 }
 
 // base returns the scalar defaults every document starts from.
@@ -142,7 +163,8 @@ func (c *Config) fillDefaults() {
 	}
 }
 
-// applyEnv applies EnvPrefix overrides in a stable (sorted) order.
+// applyEnv applies EnvPrefix overrides in a stable (sorted) order; the
+// error is Problems naming each bad variable.
 func applyEnv(c *Config, env []string) error {
 	var keys []string
 	vals := map[string]string{}
@@ -155,14 +177,17 @@ func applyEnv(c *Config, env []string) error {
 		vals[k] = v
 	}
 	sort.Strings(keys)
-	var errs []error
+	var ps Problems
 	for _, k := range keys {
 		path := strings.Split(strings.ToLower(strings.TrimPrefix(k, EnvPrefix)), "__")
 		if err := setPath(reflect.ValueOf(c).Elem(), path, vals[k]); err != nil {
-			errs = append(errs, fmt.Errorf("env %s: %w", k, err))
+			ps = append(ps, Problem{Path: k, Msg: err.Error()})
 		}
 	}
-	return errors.Join(errs...)
+	if len(ps) == 0 {
+		return nil
+	}
+	return ps
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))

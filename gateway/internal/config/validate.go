@@ -7,17 +7,37 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/campshub360/edge/shared/problem"
 )
 
-// Problem is one validation failure: the field path in the document
-// (routes[2].upstream) and what is wrong with it.
+// Problem is one configuration problem: a validation failure of a field
+// (Path "routes[2].upstream"), a malformed environment override (Path
+// "GATEWAY__SERVER__READ_TIMEOUT"), or a fault of the YAML document itself
+// (no Path; Line and Column locate it, 1-based, when the parser knows
+// where). Msg says what is wrong; it never quotes the document's source
+// lines, so a secret on a neighbouring line cannot leak through it.
 type Problem struct {
-	Path string
-	Msg  string
+	Path         string
+	Line, Column int
+	Msg          string
 }
 
-// Problems is every validation failure of one document, in document order.
-// It implements error; Error returns one "path: message" line per problem.
+// Where names the problem's place: the field path, else "line L, column
+// C", else "configuration".
+func (p Problem) Where() string {
+	switch {
+	case p.Path != "":
+		return p.Path
+	case p.Line > 0:
+		return fmt.Sprintf("line %d, column %d", p.Line, p.Column)
+	default:
+		return "configuration"
+	}
+}
+
+// Problems is every problem of one document, in document order. It
+// implements error; Error returns one "where: message" line per problem.
 type Problems []Problem
 
 func (ps Problems) Error() string {
@@ -26,11 +46,21 @@ func (ps Problems) Error() string {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		b.WriteString(p.Path)
+		b.WriteString(p.Where())
 		b.WriteString(": ")
 		b.WriteString(p.Msg)
 	}
 	return b.String()
+}
+
+// FieldErrors renders the problems as problem-details "errors" entries
+// (field: Where, message: Msg), for the admin reload response.
+func (ps Problems) FieldErrors() []problem.FieldError {
+	out := make([]problem.FieldError, len(ps))
+	for i, p := range ps {
+		out[i] = problem.FieldError{Field: p.Where(), Message: p.Msg}
+	}
+	return out
 }
 
 type checker struct{ ps Problems }

@@ -2,10 +2,8 @@ package server
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"time"
 
@@ -170,30 +168,16 @@ func (s *Server) buildAuth(g *graph, prev *graph) error {
 		return nil
 	}
 	a := cfg.Auth
-	var fallback *token.KeySet
-	if a.JWKS.FallbackFile != "" {
-		b, err := os.ReadFile(a.JWKS.FallbackFile)
-		if err != nil {
-			return fmt.Errorf("auth.jwks.fallback_file: %w", err)
-		}
-		if fallback, err = token.ParseJWKS(b); err != nil {
-			return fmt.Errorf("auth.jwks.fallback_file %s: %w", a.JWKS.FallbackFile, err)
-		}
+	fallback, roots, ps := authFiles(a)
+	if len(ps) > 0 {
+		return ps
 	}
 	client := &http.Client{
 		Timeout:       a.JWKS.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	if a.JWKS.CAFile != "" {
-		pem, err := os.ReadFile(a.JWKS.CAFile)
-		if err != nil {
-			return fmt.Errorf("auth.jwks.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("auth.jwks.ca_file %s: no PEM certificates", a.JWKS.CAFile)
-		}
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	if roots != nil {
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}
 	}
 	var seed *token.KeySet
 	if prev != nil && prev.keys != nil && slices.Equal(prev.cfg.Auth.JWKS.URLs, a.JWKS.URLs) {

@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,6 +114,10 @@ type Server struct {
 	httpsSrv, httpSrv, adminSrv *fasthttp.Server
 	httpsLn, httpLn, adminLn    net.Listener
 	httpsPort                   string
+
+	// start is the configuration the process started with: settings read
+	// only at start keep its values across reloads (Reconfigure).
+	start *config.Config
 }
 
 // New compiles cfg and prepares the servers; it binds nothing (Listen
@@ -133,7 +136,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		version: o.Version, path: o.ConfigPath, env: o.Env,
 		ids:   requestid.NewGenerator(o.Now),
 		proxy: proxy.New(m, o.Log, o.Now),
-		seed:  o.Seed,
+		seed:  o.Seed, start: cfg,
 	}
 	if err := o.Registry.Register(balancer.NewCollector(func() []*balancer.Pool {
 		if g := s.current.Load(); g != nil {
@@ -191,7 +194,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 			Handler: admin.Handler(admin.Options{
 				Gatherer: o.Registry,
 				Ready:    func() bool { return !s.draining.Load() },
-				Reload:   s.Reload,
+				Reload:   s.Reconfigure,
 				Config: func() any {
 					b, err := s.current.Load().cfg.RedactedJSON()
 					if err != nil {
@@ -429,35 +432,34 @@ func (s *Server) shutdown() {
 }
 
 // Reload re-reads the configuration (and certificates), compiles it and
-// swaps it in atomically. Requests in flight finish on the generation they
-// started with. On any error the running generation stays and the error
-// lists every problem. Listener addresses are bound once: a changed
-// address is reported and needs a restart.
+// swaps it in atomically; see Reconfigure. It logs its outcome.
 func (s *Server) Reload() error {
+	_, err := s.Reconfigure()
+	return err
+}
+
+// Reconfigure re-reads the configuration (and certificates), compiles it
+// and swaps it in atomically. Requests in flight finish on the generation
+// they started with. On any error the running generation stays and the
+// error is config.Problems listing every problem. Settings read only at
+// start (config.KeepStartOnly: listener addresses and limits, log format,
+// Redis, cache sizes) keep their running values; the result names those
+// the file changed, which apply after a restart.
+func (s *Server) Reconfigure() (admin.ReloadResult, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	old := s.current.Load()
+	var g *graph
+	var pending []string
 	cfg, err := config.Load(s.path, s.env)
 	if err == nil {
-		err = s.loadCerts(cfg)
-	}
-	var g *graph
-	if err == nil {
-		g, err = s.build(cfg)
+		cfg, pending = cfg.KeepStartOnly(s.start)
+		g, err = s.prepare(cfg)
 	}
 	if err != nil {
 		s.metrics.ConfigReloads.WithLabelValues("failure").Inc()
 		s.log.Error("configuration reload rejected; previous configuration stays active", "error", err.Error())
-		return err
-	}
-	if !reflect.DeepEqual(cfg.Cache, old.cfg.Cache) {
-		s.log.Warn("cache settings changed; they apply after a restart (routes' cache policies apply now)")
-	}
-	if cfg.Listen != old.cfg.Listen {
-		s.log.Warn("listener addresses changed; they apply after a restart", "running", old.cfg.Listen, "configured", cfg.Listen)
-	}
-	if listenerLimits(cfg.Server) != listenerLimits(old.cfg.Server) || cfg.Log.Access.FlushInterval != old.cfg.Log.Access.FlushInterval {
-		s.log.Warn("listener limits (server.read_timeout, idle_timeout, max_conns_per_ip, buffer sizes, concurrency) or log.access.flush_interval changed; they apply after a restart")
+		return admin.ReloadResult{}, err
 	}
 	s.current.Store(g)
 	g.startHealth()
@@ -477,18 +479,14 @@ func (s *Server) Reload() error {
 		grace = max(grace, r.Timeout)
 	}
 	time.AfterFunc(grace, old.close)
-	s.log.Info("configuration reloaded", "config_hash", g.hash)
-	return nil
-}
-
-// listenerLimits are the server settings fixed when the listeners start
-// (max_uri_bytes and max_header_bytes size the read buffer: lowering them
-// applies at once, raising them past the start value needs a restart); the
-// rest (body and write timeouts, body limit, drain delay, shutdown
-// timeout) follow reloads.
-func listenerLimits(sc config.Server) config.Server {
-	sc.BodyTimeout, sc.WriteTimeout, sc.DrainDelay, sc.ShutdownTimeout, sc.MaxBodyBytes = 0, 0, 0, 0, 0
-	return sc
+	if len(pending) > 0 {
+		a := s.Addrs()
+		s.log.Warn("configuration reloaded except settings read only at start; they keep their running values until a restart",
+			"config_hash", g.hash, "restart_required", pending, "https", a.HTTPS, "http", a.HTTP, "admin", a.Admin)
+	} else {
+		s.log.Info("configuration reloaded", "config_hash", g.hash)
+	}
+	return reloadResult(g, pending), nil
 }
 
 func (s *Server) recordLoad(g *graph, initial bool) {
@@ -516,7 +514,8 @@ var (
 
 // serveHTTP answers the plain-HTTP listener: health checks and ACME
 // challenges go through the pipeline, everything else gets a 308 to the
-// same host and target on HTTPS.
+// same host and target on HTTPS, for a well-formed host this gateway
+// serves (redirect.go: 400 or 421 otherwise).
 func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	path := ctx.Path()
 	if bytes.HasPrefix(path, prefixHealth) || bytes.HasPrefix(path, prefixACME) {
@@ -524,10 +523,17 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	g := s.current.Load()
-	host := hostOnly(ctx.Host())
-	if !validHost(host) {
+	// The raw authority (routingKey), not ctx.Host(): fasthttp's URI
+	// parser drops userinfo there, which must be refused, not ignored.
+	raw, _ := routingKey(&ctx.Request.Header)
+	host, status := redirectHost(g.cfg.Routes, raw)
+	if status != 0 {
 		ctx.Response.Header.Set(problem.HeaderRequestID, s.ids.New())
 		g.headers.Apply(&ctx.Response.Header, false)
+		if status == fasthttp.StatusMisdirectedRequest {
+			problem.Write(ctx, problem.New(status, "misdirected-request", "Misdirected Request", "This gateway does not serve that host."))
+			return
+		}
 		problem.Write(ctx, problem.New(fasthttp.StatusBadRequest, "bad-host", "Bad Request", "The Host header is missing or invalid."))
 		return
 	}
@@ -657,34 +663,3 @@ func (s *Server) connState(_ net.Conn, st fasthttp.ConnState) {
 type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Warn(fmt.Sprintf(format, args...)) }
-
-// hostOnly strips the port from a Host value.
-func hostOnly(h []byte) []byte {
-	if len(h) > 0 && h[0] == '[' {
-		if i := bytes.IndexByte(h, ']'); i > 0 {
-			return h[:i+1]
-		}
-		return nil
-	}
-	if i := bytes.IndexByte(h, ':'); i >= 0 {
-		return h[:i]
-	}
-	return h
-}
-
-// validHost accepts DNS names and IP literals: letters, digits, '-', '.',
-// and bracketed IPv6. Anything else could turn the redirect into an open
-// redirect or header injection.
-func validHost(h []byte) bool {
-	if len(h) == 0 || len(h) > 253 {
-		return false
-	}
-	for _, c := range h {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.', c == '[', c == ']', c == ':':
-		default:
-			return false
-		}
-	}
-	return true
-}
