@@ -19,12 +19,13 @@ import (
 	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/testpki"
 	"github.com/campshub360/edge/shared/problem"
+	"github.com/campshub360/edge/shared/testkit"
 )
 
 // loggedGateway is a gateway whose process log is kept for inspection.
 type loggedGateway struct {
 	*gw
-	log *syncBuffer
+	log *testkit.SyncBuffer
 }
 
 // startLogged starts a gateway on the configuration file at path, with
@@ -35,7 +36,7 @@ func startLogged(t *testing.T, path string) *loggedGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logBuf := &syncBuffer{}
+	logBuf := &testkit.SyncBuffer{}
 	srv, err := New(cfg, Options{
 		ConfigPath: path, Log: slog.New(slog.NewJSONHandler(logBuf, nil)), AccessLog: io.Discard,
 		Registry: prometheus.NewRegistry(), Version: "test",
