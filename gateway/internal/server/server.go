@@ -188,8 +188,9 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	if cfg.Listen.Admin != "" {
 		s.adminSrv = &fasthttp.Server{
 			Name: "", NoDefaultServerHeader: true, ReadTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second,
-			IdleTimeout: 60 * time.Second, CloseOnShutdown: true, Logger: fasthttpLogger{o.Log},
-			Handler: admin.Handler(admin.Options{
+			IdleTimeout: 60 * time.Second, CloseOnShutdown: true, SecureErrorLogMessage: true,
+			Logger: fasthttpLogger{o.Log}, ErrorHandler: s.adminErrorHandler,
+			Handler: s.withRequestID(admin.Handler(admin.Options{
 				Gatherer: o.Registry,
 				Ready:    func() bool { return !s.draining.Load() },
 				Reload:   s.Reload,
@@ -212,7 +213,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 					}
 					return res, err
 				},
-			}),
+			})),
 		}
 	}
 	return s, nil
@@ -686,6 +687,28 @@ func routingKey(h *fasthttp.RequestHeader) (host, path []byte) {
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	s.armWriteDeadline(ctx)
 	s.reject(ctx, parseProblem(ctx, err))
+}
+
+// adminErrorHandler answers requests the admin listener could not parse
+// with the same problems as errorHandler, carrying a request id, and
+// closes the connection.
+func (s *Server) adminErrorHandler(ctx *fasthttp.RequestCtx, err error) {
+	s.armWriteDeadline(ctx)
+	ctx.Response.Reset()
+	ctx.Response.Header.Set(problem.HeaderRequestID, s.ids.New())
+	ctx.SetConnectionClose()
+	problem.Write(ctx, parseProblem(ctx, err))
+}
+
+// withRequestID gives every admin response an X-Request-ID from the
+// gateway's generator before h runs, so problem bodies written by h carry
+// it as request_id too. Each request gets a new id: the admin listener has
+// no trusted proxies whose ids it would keep.
+func (s *Server) withRequestID(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set(problem.HeaderRequestID, s.ids.New())
+		h(ctx)
+	}
 }
 
 // parseProblem maps a fasthttp request-reading error to its problem.
