@@ -96,12 +96,18 @@ func writeYAML(t *testing.T, path, dir, server, extra string, upstreams ...strin
 
 func startFile(t *testing.T, path string) *gateway {
 	t.Helper()
+	return startFileLog(t, path, io.Discard)
+}
+
+// startFileLog is startFile with the process log written to logw.
+func startFileLog(t *testing.T, path string, logw io.Writer) *gateway {
+	t.Helper()
 	cfg, err := config.Load(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	access := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(logw, nil))
 	srv, err := New(cfg, Options{ConfigPath: path, Log: log, AccessLog: access, Registry: prometheus.NewRegistry(), Version: "test"})
 	if err != nil {
 		t.Fatal(err)

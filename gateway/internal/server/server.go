@@ -99,6 +99,8 @@ type Server struct {
 	drained drainSet
 	// seed fixes the balancers' random sources (Options.Seed).
 	seed uint64
+	// connErrors counts the listeners' connection errors (connlog.go).
+	connErrors *prometheus.CounterVec
 
 	// redis is the shared store client, nil when none is configured. It
 	// is created once; its address does not change on reload.
@@ -142,6 +144,9 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		}
 		return nil
 	}, o.Now)); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if s.connErrors, err = newConnErrorCounter(o.Registry); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	if err := s.initEdge(cfg); err != nil {
@@ -189,7 +194,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 		s.adminSrv = &fasthttp.Server{
 			Name: "", NoDefaultServerHeader: true, ReadTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second,
 			IdleTimeout: 60 * time.Second, CloseOnShutdown: true, SecureErrorLogMessage: true,
-			Logger: fasthttpLogger{o.Log}, ErrorHandler: s.adminErrorHandler,
+			Logger: s.connErrorLog("admin"), ErrorHandler: s.adminErrorHandler,
 			Handler: s.withRequestID(admin.Handler(admin.Options{
 				Gatherer: o.Registry,
 				Ready:    func() bool { return !s.draining.Load() },
@@ -308,7 +313,7 @@ func (s *Server) publicServer(cfg *config.Config, name string, h fasthttp.Reques
 		DisablePreParseMultipartForm: true,
 		SecureErrorLogMessage:        true,
 		ConnState:                    s.connState,
-		Logger:                       fasthttpLogger{s.log.With("listener", name)},
+		Logger:                       s.connErrorLog(name),
 	}
 }
 
@@ -775,11 +780,6 @@ func (s *Server) connState(c net.Conn, st fasthttp.ConnState) {
 		s.metrics.OpenConnections.Dec()
 	}
 }
-
-// fasthttpLogger adapts fasthttp's Printf logger to slog.
-type fasthttpLogger struct{ l *slog.Logger }
-
-func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Warn(fmt.Sprintf(format, args...)) }
 
 // hostOnly strips the port from a Host value.
 func hostOnly(h []byte) []byte {
