@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // listener wraps the public listeners' accepted connections:
@@ -27,7 +29,9 @@ import (
 //     client would hang until the read timeout. The scanner makes the
 //     framing stage refuse the request, or, while fasthttp is still waiting
 //     for the rest of the head, fails the next read with errBareLF, which
-//     the error handler answers 400.
+//     the error handler answers 400;
+//   - a lingering close after a request refused before the handler ran
+//     (lingerOnClose), so that the refusal is not lost to a reset.
 //
 // On the HTTPS listener it wraps the TLS connection, so it sees plaintext.
 type listener struct {
@@ -194,6 +198,7 @@ type trackedConn struct {
 	head    headScanner
 	release func()
 	closed  atomic.Bool
+	linger  atomic.Bool
 }
 
 // Read reads from the connection; after a bare LF in a request head it
@@ -214,13 +219,50 @@ func (c *trackedConn) bareLF() bool { return c.head.bad }
 
 func (c *trackedConn) nextHead() { c.head.next() }
 
-// Close releases the connection's per-IP slot once.
+// Lingering close of a connection closed after a refused request: the
+// gateway stops writing, then reads and discards what the client still
+// sends for at most lingerTime or lingerBytes before closing. Closing a
+// socket with unread data makes the kernel send a reset, which can destroy
+// the refusal before the client reads it (a 413 answered from the head
+// while the client is still sending its body); RFC 9112 §9.6 describes the
+// staged close, nginx calls it lingering_close.
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 4 << 20
+)
+
+// lingerConn is what the server asks a connection it closes after refusing
+// a request.
+type lingerConn interface{ lingerOnClose() }
+
+func (c *trackedConn) lingerOnClose() { c.linger.Store(true) }
+
+// Close closes the connection once, lingering first when asked to, and
+// releases its per-IP slot.
 func (c *trackedConn) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
-	c.release()
+	defer c.release()
+	if c.linger.Load() {
+		c.drain()
+	}
 	return c.Conn.Close()
+}
+
+// drain half-closes the connection (a FIN on TCP; close_notify on TLS,
+// whose CloseWrite leaves the TCP connection open) and discards what
+// arrives until the client closes, lingerTime passes or lingerBytes were
+// read.
+func (c *trackedConn) drain() {
+	cw, ok := c.Conn.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	if c.Conn.SetReadDeadline(time.Now().Add(lingerTime)) != nil {
+		return
+	}
+	_, _ = io.CopyN(io.Discard, c.Conn, lingerBytes)
 }
 
 // tlsConnection is fasthttp's view of a TLS connection: a connection with

@@ -739,9 +739,13 @@ func parseProblem(ctx *fasthttp.RequestCtx, err error) problem.Problem {
 
 // reject answers a request refused before the request chain runs (by
 // errorHandler or expectContinue) with problem p and closes the
-// connection; the request is counted under the "unmatched" route and gets
-// an access-log line.
+// connection, lingering (listener.go) so that a body still arriving does
+// not reset the connection before the client reads p; the request is
+// counted under the "unmatched" route and gets an access-log line.
 func (s *Server) reject(ctx *fasthttp.RequestCtx, p problem.Problem) {
+	if lc, ok := ctx.Conn().(lingerConn); ok {
+		lc.lingerOnClose()
+	}
 	g := s.current.Load()
 	g.unmatched.Observe(ctx.Request.Header.Method(), p.Status, 0)
 	ctx.Response.Reset()

@@ -180,6 +180,35 @@ func TestDeclaredBodyOverLimitRefusedAtOnce(t *testing.T) {
 		t.Fatal("a refused request reached the upstream")
 	}
 
+	t.Run("no expect, the body sent at once", func(t *testing.T) {
+		// The gateway refuses from the head while the client is still
+		// sending. Its lingering close reads and drops the rest of the body
+		// instead of resetting the connection under it (a reset can destroy
+		// the 413 before the client reads it): the client's write completes.
+		for _, l := range []struct {
+			addr   string
+			secure bool
+		}{{g.addrs.HTTPS, true}, {g.addrs.HTTP, false}} {
+			c := dialWire(t, l.addr, l.secure)
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			wrote := make(chan error, 1)
+			go func() {
+				_, err := io.WriteString(c, "POST /api/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n"+strings.Repeat("x", 2000000))
+				wrote <- err
+			}()
+			br := bufio.NewReader(c)
+			resp, _ := parseWire(t, br)
+			if resp.StatusCode() != 413 || !resp.ConnectionClose() {
+				t.Fatalf("secure=%v: %d", l.secure, resp.StatusCode())
+			}
+			if err := <-wrote; err != nil {
+				t.Fatalf("secure=%v: sending the body after the 413: %v", l.secure, err)
+			}
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Fatalf("secure=%v: after the 413: %v, want a clean close", l.secure, err)
+			}
+		}
+	})
 	t.Run("expect within the limit", func(t *testing.T) {
 		c := dialWire(t, g.addrs.HTTPS, true)
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
