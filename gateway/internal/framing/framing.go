@@ -10,7 +10,9 @@
 //     the next request),
 //   - obs-fold line folding (RFC 9112 §5.2 allows rejecting it with 400),
 //   - a bare LF or CR, or a NUL, anywhere in the header section, and
-//     header names that are not tokens (RFC 9110 §5.1),
+//     header names that are not tokens (RFC 9110 §5.1); a bare LF ending
+//     the request line or the head (ErrBareLF) is found by the server's
+//     listener,
 //   - a request target whose decoded path contains NUL, CR or LF,
 //     asterisk-form outside OPTIONS, absolute-form with a scheme other than
 //     http or https (RFC 9112 §3.2),
@@ -64,6 +66,14 @@ var (
 	ErrHeaderTooLarge    = &Error{431, "header-too-large", "Request Header Fields Too Large", "The request header block exceeds the limit."}
 	ErrVersion           = &Error{505, "http-version", "HTTP Version Not Supported", "Only HTTP/1.0 and HTTP/1.1 are served."}
 )
+
+// ErrBareLF is a request head with a line (the request line, a field
+// line or the blank line ending it) ended by LF alone. RFC 9112 §2.2
+// lets a recipient accept that; a gateway in front of other servers
+// refuses it, since they may not. fasthttp keeps neither the request
+// line's ending nor the final blank line, so the server's listener
+// detects this one on the bytes received.
+var ErrBareLF = &Error{400, "bad-framing", "Bad Request", "Every line of the request head must end with CRLF."}
 
 // Limits are the size limits Check enforces, in bytes.
 type Limits struct {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -72,8 +73,14 @@ func writeYAML(t *testing.T, path, dir, server, extra string, upstreams ...strin
 
 func startFile(t *testing.T, path string) *gateway {
 	t.Helper()
+	return startFileLog(t, path, io.Discard)
+}
+
+// startFileLog is startFile with the process log written to logw.
+func startFileLog(t *testing.T, path string, logw io.Writer) *gateway {
+	t.Helper()
 	access := &testkit.SyncBuffer{}
-	g := serveFile(t, path, Options{AccessLog: access})
+	g := serveFile(t, path, Options{AccessLog: access, Log: slog.New(slog.NewTextHandler(logw, nil))})
 	g.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, DisableCompression: true}
 	return &gateway{gw: g, access: access}
 }

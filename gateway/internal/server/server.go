@@ -31,6 +31,7 @@ import (
 	"github.com/campshub360/edge/gateway/internal/clientip"
 	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/exchange"
+	"github.com/campshub360/edge/gateway/internal/framing"
 	"github.com/campshub360/edge/gateway/internal/metrics"
 	"github.com/campshub360/edge/gateway/internal/observe"
 	"github.com/campshub360/edge/gateway/internal/proxy"
@@ -97,6 +98,8 @@ type Server struct {
 	drained drainSet
 	// seed fixes the balancers' random sources (Options.Seed).
 	seed uint64
+	// connErrors counts the listeners' connection errors (connlog.go).
+	connErrors *prometheus.CounterVec
 
 	// redis is the shared store client, nil when none is configured. It
 	// is created once; its address does not change on reload.
@@ -146,6 +149,9 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	}, o.Now)); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	if s.connErrors, err = newConnErrorCounter(o.Registry); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	if err := s.initEdge(cfg); err != nil {
 		return nil, err
 	}
@@ -190,8 +196,9 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 	if cfg.Listen.Admin != "" {
 		s.adminSrv = &fasthttp.Server{
 			Name: "", NoDefaultServerHeader: true, ReadTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second,
-			IdleTimeout: 60 * time.Second, CloseOnShutdown: true, Logger: fasthttpLogger{o.Log},
-			Handler: admin.Handler(admin.Options{
+			IdleTimeout: 60 * time.Second, CloseOnShutdown: true, SecureErrorLogMessage: true,
+			Logger: s.connErrorLog("admin"), ErrorHandler: s.adminErrorHandler,
+			Handler: s.withRequestID(admin.Handler(admin.Options{
 				Gatherer: o.Registry,
 				Ready:    func() bool { return !s.draining.Load() },
 				Reload:   s.Reconfigure,
@@ -214,7 +221,7 @@ func New(cfg *config.Config, o Options) (*Server, error) {
 					}
 					return res, err
 				},
-			}),
+			})),
 		}
 	}
 	return s, nil
@@ -287,6 +294,7 @@ func (s *Server) publicServer(cfg *config.Config, name string, h fasthttp.Reques
 		Handler:               h,
 		ErrorHandler:          s.errorHandler,
 		HeaderReceived:        s.headerReceived,
+		ExpectHandler:         s.expectContinue,
 		Name:                  "",
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
@@ -308,7 +316,7 @@ func (s *Server) publicServer(cfg *config.Config, name string, h fasthttp.Reques
 		DisablePreParseMultipartForm: true,
 		SecureErrorLogMessage:        true,
 		ConnState:                    s.connState,
-		Logger:                       fasthttpLogger{s.log.With("listener", name)},
+		Logger:                       s.connErrorLog(name),
 	}
 }
 
@@ -523,6 +531,14 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	g := s.current.Load()
+	if hc, ok := ctx.Conn().(headConn); ok && hc.bareLF() {
+		ctx.Response.Header.Set(problem.HeaderRequestID, s.ids.New())
+		g.headers.Apply(&ctx.Response.Header, false)
+		ctx.SetConnectionClose()
+		e := framing.ErrBareLF
+		problem.Write(ctx, problem.New(e.Status, e.Slug, e.Title, e.Detail))
+		return
+	}
 	// The raw authority (routingKey), not ctx.Host(): fasthttp's URI
 	// parser drops userinfo there, which must be refused, not ignored.
 	raw, _ := routingKey(&ctx.Request.Header)
@@ -563,18 +579,86 @@ const prefetchBytes = 64 << 10
 // body is read: it applies the matched route's body timeout (a fresh read
 // deadline for the body) and write timeout, and caps the body prefetch at
 // the route's limit.
+//
+// A declared Content-Length over the applicable body limit is refused
+// before a byte of the body is read: the request is made to carry
+// "Expect: 100-continue" (when its HTTP/1.1 client did not send it), so
+// that fasthttp reads no body and asks expectContinue, which answers 413.
+// An HTTP/1.0 request cannot take that path (a server ignores Expect from
+// it, RFC 9110 §10.1.1); the route stage refuses it after the prefetch.
 func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	g := s.current.Load()
+	limit, rc := g.cfg.Server.MaxBodyBytes, fasthttp.RequestConfig{ReadTimeout: g.cfg.Server.BodyTimeout}
+	if t := matchHead(g, h); t != nil {
+		limit, rc = t.maxBodyBytes, fasthttp.RequestConfig{ReadTimeout: t.bodyTimeout, WriteTimeout: t.writeTimeout}
+	}
+	rc.MaxRequestBodySize = min(limit, prefetchBytes)
+	if h.ContentLength() > limit && h.IsHTTP11() && len(h.PeekBytes(headerExpect)) == 0 {
+		h.SetBytesKV(headerExpect, value100Continue)
+	}
+	return rc
+}
+
+var (
+	headerExpect     = []byte(fasthttp.HeaderExpect)
+	value100Continue = []byte("100-continue")
+	problemTooLarge  = problem.New(fasthttp.StatusRequestEntityTooLarge, "body-too-large", "Content Too Large", "The request body exceeds the limit.")
+)
+
+// matchHead returns the policies of the route a request head matches (nil
+// when none does), routed by routingKey.
+func matchHead(g *graph, h *fasthttp.RequestHeader) *routeTarget {
 	host, path := routingKey(h)
 	if r := g.routes.Match(host, path); r != nil {
-		t := r.Target.(*routeTarget)
-		return fasthttp.RequestConfig{
-			ReadTimeout:        t.bodyTimeout,
-			WriteTimeout:       t.writeTimeout,
-			MaxRequestBodySize: min(t.maxBodyBytes, prefetchBytes),
-		}
+		return r.Target.(*routeTarget)
 	}
-	return fasthttp.RequestConfig{ReadTimeout: g.cfg.Server.BodyTimeout, MaxRequestBodySize: min(g.cfg.Server.MaxBodyBytes, prefetchBytes)}
+	return nil
+}
+
+// expectContinue decides a request with "Expect: 100-continue" (RFC 9110
+// §10.1.1) before any of its body is read: a declared Content-Length over
+// the matched route's max_body_bytes (server.max_body_bytes without a
+// route) is answered 413 at once and the connection closed (the client may
+// already be sending the body); anything else gets 100 Continue. fasthttp
+// writes the interim or final response itself, so the write deadline is
+// armed here. A request headerReceived marked for refusal is refused here
+// too; should a reload in between have raised the limit, the client gets
+// an unsolicited 100 (which HTTP/1.1 clients must accept, RFC 9110 §15.2)
+// and the proxy drops the Expect field before forwarding.
+func (s *Server) expectContinue(ctx *fasthttp.RequestCtx) int {
+	s.armWriteDeadline(ctx)
+	g := s.current.Load()
+	limit := g.cfg.Server.MaxBodyBytes
+	if t := matchHead(g, &ctx.Request.Header); t != nil {
+		limit = t.maxBodyBytes
+	}
+	if ctx.Request.Header.ContentLength() > limit {
+		s.reject(ctx, problemTooLarge)
+		return fasthttp.StatusRequestEntityTooLarge
+	}
+	return fasthttp.StatusContinue
+}
+
+// armWriteDeadline gives a response fasthttp writes outside the handler (an
+// error response, 100 Continue, a refused expectation) a fresh write
+// deadline of server.write_timeout. Without it such a write inherits a
+// stale deadline: the one fasthttp armed when a TLS connection opened
+// (connection start + write timeout, before the handshake) or after the
+// previous response on the connection, which a request read under the
+// body timeout can outlive. A write that times out leaves a TLS connection
+// broken (crypto/tls: after a Write timeout all later writes fail, and the
+// close_notify then sent no longer decrypts), so the client saw a bad
+// record MAC instead of the 408.
+func (s *Server) armWriteDeadline(ctx *fasthttp.RequestCtx) {
+	c := ctx.Conn()
+	if c == nil {
+		return
+	}
+	var d time.Time
+	if wt := s.current.Load().cfg.Server.WriteTimeout; wt > 0 {
+		d = time.Now().Add(wt) // a socket deadline: wall-clock time
+	}
+	_ = c.SetWriteDeadline(d)
 }
 
 var schemeSep = []byte("://")
@@ -605,17 +689,48 @@ func routingKey(h *fasthttp.RequestHeader) (host, path []byte) {
 
 // errorHandler answers requests fasthttp could not parse: 413 for a body
 // over the limit, 414 when the request line overflowed the read buffer,
-// 431 when a header line did, 408 for a read timeout, 400 for anything
-// else (duplicate or invalid Content-Length, unknown transfer codings, bad
-// chunk sizes, CR or NUL in the head). The connection is closed; the
-// request is counted under the "unmatched" route and gets an access-log
-// line (no path: the head did not parse).
+// 431 when a header line did, 408 for a read timeout, 400 for a bare LF
+// line end in the request head (listener.go) and for anything else
+// (duplicate or invalid Content-Length, unknown transfer codings, bad chunk
+// sizes, CR or NUL in the head). The connection is closed; the request is
+// counted under the "unmatched" route and gets an access-log line (no
+// path: the head did not parse).
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
+	s.armWriteDeadline(ctx)
+	s.reject(ctx, parseProblem(ctx, err))
+}
+
+// adminErrorHandler answers requests the admin listener could not parse
+// with the same problems as errorHandler, carrying a request id, and
+// closes the connection.
+func (s *Server) adminErrorHandler(ctx *fasthttp.RequestCtx, err error) {
+	s.armWriteDeadline(ctx)
+	ctx.Response.Reset()
+	ctx.Response.Header.Set(problem.HeaderRequestID, s.ids.New())
+	ctx.SetConnectionClose()
+	problem.Write(ctx, parseProblem(ctx, err))
+}
+
+// withRequestID gives every admin response an X-Request-ID from the
+// gateway's generator before h runs, so problem bodies written by h carry
+// it as request_id too. Each request gets a new id: the admin listener has
+// no trusted proxies whose ids it would keep.
+func (s *Server) withRequestID(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set(problem.HeaderRequestID, s.ids.New())
+		h(ctx)
+	}
+}
+
+// parseProblem maps a fasthttp request-reading error to its problem.
+func parseProblem(ctx *fasthttp.RequestCtx, err error) problem.Problem {
 	var small *fasthttp.ErrSmallBuffer
 	var p problem.Problem
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		p = problem.New(fasthttp.StatusRequestEntityTooLarge, "body-too-large", "Content Too Large", "The request body exceeds the limit.")
+		p = problemTooLarge
+	case errors.Is(err, errBareLF):
+		p = problem.New(framing.ErrBareLF.Status, framing.ErrBareLF.Slug, framing.ErrBareLF.Title, framing.ErrBareLF.Detail)
 	case errors.As(err, &small) && requestLineOverflow(ctx):
 		p = problem.New(fasthttp.StatusRequestURITooLong, "uri-too-long", "URI Too Long", "The request target exceeds the limit.")
 	case errors.As(err, &small):
@@ -624,6 +739,18 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 		p = problem.New(fasthttp.StatusRequestTimeout, "request-timeout", "Request Timeout", "The request was not received in time.")
 	default:
 		p = problem.New(fasthttp.StatusBadRequest, "bad-request", "Bad Request", "The request is malformed.")
+	}
+	return p
+}
+
+// reject answers a request refused before the request chain runs (by
+// errorHandler or expectContinue) with problem p and closes the
+// connection, lingering (listener.go) so that a body still arriving does
+// not reset the connection before the client reads p; the request is
+// counted under the "unmatched" route and gets an access-log line.
+func (s *Server) reject(ctx *fasthttp.RequestCtx, p problem.Problem) {
+	if lc, ok := ctx.Conn().(lingerConn); ok {
+		lc.lingerOnClose()
 	}
 	g := s.current.Load()
 	g.unmatched.Observe(ctx.Request.Header.Method(), p.Status, 0)
@@ -650,16 +777,16 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-func (s *Server) connState(_ net.Conn, st fasthttp.ConnState) {
+func (s *Server) connState(c net.Conn, st fasthttp.ConnState) {
 	switch st {
 	case fasthttp.StateNew:
 		s.metrics.OpenConnections.Inc()
+	case fasthttp.StateIdle:
+		// The response is written: the next bytes begin a new request head.
+		if hc, ok := c.(headConn); ok {
+			hc.nextHead()
+		}
 	case fasthttp.StateClosed, fasthttp.StateHijacked:
 		s.metrics.OpenConnections.Dec()
 	}
 }
-
-// fasthttpLogger adapts fasthttp's Printf logger to slog.
-type fasthttpLogger struct{ l *slog.Logger }
-
-func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Warn(fmt.Sprintf(format, args...)) }

@@ -19,12 +19,17 @@ var (
 	problemRoute = problem.New(fasthttp.StatusNotFound, "no-route", "Not Found", "No route serves this path.")
 )
 
-// framingStage refuses requests framing.Check rejects: the problem, and
-// the connection closed so that nothing after the bad request is read.
+// framingStage refuses requests framing.Check rejects, and those whose
+// head the listener saw a bare LF line end in: the problem, and the
+// connection closed so that nothing after the bad request is read.
 // "OPTIONS *" is answered here (204 with Allow).
 func (s *Server) framingStage(g *graph, next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		if err := framing.Check(&ctx.Request, g.framing); err != nil {
+		err := framing.Check(&ctx.Request, g.framing)
+		if hc, ok := ctx.Conn().(headConn); ok && hc.bareLF() {
+			err = framing.ErrBareLF
+		}
+		if err != nil {
 			ctx.SetConnectionClose()
 			if err == framing.ErrMethod {
 				ctx.Response.Header.SetBytesKV(headerAllow, allowAll)
