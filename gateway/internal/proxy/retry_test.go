@@ -20,17 +20,17 @@ import (
 )
 
 func TestBudget(t *testing.T) {
-	b := NewBudget(20, 3)
+	b := NewBudget(20, 3, 0)
 	for i := 0; i < 10; i++ {
 		b.Begin()
 	}
 	// 20% of 10 is 2, below the floor of 3: three retries at once.
 	for i := 0; i < 3; i++ {
-		if !b.TryRetry() {
+		if !b.TryRetry(0) {
 			t.Fatalf("retry %d refused", i)
 		}
 	}
-	if b.TryRetry() {
+	if b.TryRetry(0) {
 		t.Fatal("fourth retry allowed with 10 active")
 	}
 	for i := 0; i < 20; i++ {
@@ -38,20 +38,59 @@ func TestBudget(t *testing.T) {
 	}
 	// 30 active: 6 retries.
 	for i := 0; i < 3; i++ {
-		if !b.TryRetry() {
+		if !b.TryRetry(0) {
 			t.Fatalf("retry %d of 6 refused", 3+i)
 		}
 	}
-	if b.TryRetry() {
+	if b.TryRetry(0) {
 		t.Fatal("seventh retry allowed with 30 active")
 	}
 	b.DoneRetry()
-	if !b.TryRetry() {
+	if !b.TryRetry(0) {
 		t.Fatal("released slot not reusable")
 	}
-	none := NewBudget(20, 0)
-	if none.TryRetry() {
+	none := NewBudget(20, 0, 0)
+	if none.TryRetry(0) {
 		t.Fatal("retry with no active requests and no floor")
+	}
+}
+
+// TestBudgetReserve: at low concurrency the share allows few retries at
+// once; the reserve lets a burst of failures (an instance lost with
+// requests in flight) retry whole, then refills at its rate only, so an
+// outage gets no more than that.
+func TestBudgetReserve(t *testing.T) {
+	const sec = int64(time.Second)
+	b := NewBudget(20, 3, 2) // reserve: 2/s, holding 20
+	for i := 0; i < 8; i++ {
+		b.Begin()
+	}
+	now := 100 * sec
+	// 3 from the share (floor), 20 from the reserve, all concurrent.
+	for i := 0; i < 23; i++ {
+		if !b.TryRetry(now) {
+			t.Fatalf("retry %d of a burst of 23 refused", i)
+		}
+	}
+	if b.TryRetry(now) {
+		t.Fatal("retry beyond share and reserve allowed")
+	}
+	// Released share slots come back at once; the reserve refills at 2/s.
+	for i := 0; i < 23; i++ {
+		b.DoneRetry()
+	}
+	granted := 0
+	for i := 0; i < 10; i++ {
+		if b.TryRetry(now + sec) {
+			granted++
+		}
+	}
+	if granted != 3+2 {
+		t.Fatalf("one second later %d retries at once, want 5 (3 share + 2 reserve)", granted)
+	}
+	off := NewBudget(20, 0, -1)
+	if off.TryRetry(now) {
+		t.Fatal("retry without share, floor or reserve")
 	}
 }
 
@@ -169,7 +208,7 @@ func newHarness(t testing.TB, policy string, rp *RetryPolicy, addrs []string, so
 	pool.Policy, _ = balancer.NewPolicy(policy, len(addrs), balancer.NewRand(9))
 	if rp == nil {
 		rp = &RetryPolicy{MaxAttempts: 3, BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond,
-			OnStatus: NewStatusSet(502, 503, 504), Budget: NewBudget(20, 3), Rand: balancer.NewRand(5)}
+			OnStatus: NewStatusSet(502, 503, 504), Budget: NewBudget(20, 3, 0), Rand: balancer.NewRand(5)}
 	}
 	passive := health.NewPassive(pool, health.PassiveOptions{ConsecutiveErrors: 5, BaseEjection: time.Minute,
 		MaxEjection: time.Minute, MaxEjectionPercent: 50}, m.UpstreamEjections, log)
@@ -280,7 +319,7 @@ func TestRetryOn503AndDeliverLastResponse(t *testing.T) {
 func TestRetryBudgetStopsRetries(t *testing.T) {
 	bad1, bad2 := startBackend(t, reset), startBackend(t, reset)
 	rp := &RetryPolicy{MaxAttempts: 3, BackoffBase: time.Millisecond, BackoffMax: time.Millisecond,
-		Budget: NewBudget(20, 0), Rand: balancer.NewRand(1)}
+		Budget: NewBudget(20, 0, 0), Rand: balancer.NewRand(1)}
 	h := newHarness(t, balancer.PolicyRoundRobin, rp, []string{bad1.addr, bad2.addr}, balancer.StateOptions{})
 	// One active request, 20% of it rounds to zero retries and there is no
 	// floor: the failure is returned without a retry.
