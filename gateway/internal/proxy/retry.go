@@ -181,7 +181,8 @@ const (
 // checks, and retries on another instance only when that is safe:
 //
 //   - the request's bytes never reached an upstream (connect failure, no
-//     free connection): always, even a POST;
+//     free connection, a kept-alive connection the instance had closed):
+//     always, even a POST;
 //   - otherwise only a replayable request (an idempotent method, RFC 9110
 //     §9.2.2, or a POST/PATCH carrying Idempotency-Key,
 //     draft-ietf-httpapi-idempotency-key-header) and never one whose
@@ -370,9 +371,13 @@ func idempotent(m []byte) bool {
 }
 
 // notSent reports whether a try failed before any byte of the request
-// reached the instance: the connection could not be opened, or no
-// connection of the pool was free.
+// reached the instance: the connection could not be opened, no connection
+// of the pool was free, or the kept-alive connection was found closed by
+// the instance (or failed) before the request's first byte was written.
 func notSent(err error) bool {
-	var de *balancer.DialError
-	return errors.As(err, &de) || errors.Is(err, fasthttp.ErrNoFreeConns)
+	var (
+		de *balancer.DialError
+		ue *balancer.UnsentError
+	)
+	return errors.As(err, &de) || errors.As(err, &ue) || errors.Is(err, fasthttp.ErrNoFreeConns)
 }

@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -418,5 +420,63 @@ func BenchmarkProxyThreeInstances(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestPOSTFailsOverWhenTheKeptAliveConnectionWasClosed: an instance that
+// answered and then closed the kept-alive connection (a restart, an idle
+// timeout) never sees the next request on it: the closed connection is
+// found before any byte is written, so even an unkeyed POST goes to
+// another instance, and the failed instance is not tried again.
+func TestPOSTFailsOverWhenTheKeptAliveConnectionWasClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted, served atomic.Int64
+	closed := make(chan struct{}, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			// One response without Connection: close, then the
+			// connection is closed while the client keeps it idle.
+			if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+				served.Add(1)
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\ncloser")
+			}
+			_ = c.Close()
+			closed <- struct{}{}
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close() })
+	good := startBackend(t, ok)
+	h := newHarness(t, balancer.PolicyRoundRobin, nil, []string{ln.Addr().String(), good.addr}, balancer.StateOptions{})
+
+	if ctx := h.do("POST", "/api/v1/marks"); ctx.Response.StatusCode() != 200 || string(ctx.Response.Body()) != "closer" {
+		t.Fatalf("first POST: %d %q", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the instance did not close its connection")
+	}
+	if ctx := h.do("POST", "/api/v1/marks"); ctx.Response.StatusCode() != 200 || good.hits.Load() != 1 {
+		t.Fatalf("second POST: %d, good hits %d", ctx.Response.StatusCode(), good.hits.Load())
+	}
+	// Round robin: the closer's turn again, on its closed connection.
+	ctx := h.do("POST", "/api/v1/marks")
+	if ctx.Response.StatusCode() != 200 || string(ctx.Response.Body()) != good.addr {
+		t.Fatalf("POST on the closed connection: %d %q, want the other instance's answer",
+			ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	if served.Load() != 1 || accepted.Load() != 1 || good.hits.Load() != 2 {
+		t.Fatalf("closer served %d on %d connections, good %d: want 1, 1, 2", served.Load(), accepted.Load(), good.hits.Load())
+	}
+	if h.retries("success") != 1 || h.retries("unsafe") != 0 {
+		t.Fatalf("retries: success %v, unsafe %v", h.retries("success"), h.retries("unsafe"))
 	}
 }
