@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -32,17 +33,19 @@ func (e *UnsentError) Unwrap() error { return e.Err }
 // means the instance closed the connection while it was idle, and the
 // write is refused with *UnsentError instead of sending the request into
 // a closed connection (Go's net/http detects the same with a background
-// read per connection). Not safe for concurrent writes; fasthttp never
-// makes them.
+// read per connection). The peek runs on the descriptor directly (not
+// through the poller's read lock), so it never waits on a read in
+// progress: the connection stays usable full duplex, as a WebSocket
+// tunnel uses it. Safe for one reader and one writer at a time.
 type trackedConn struct {
 	net.Conn
 	raw   syscall.RawConn // nil: no peeking (not a socket)
-	wrote bool            // a byte of the current request was written
-	used  bool            // a response byte was read: the connection is reused
+	wrote atomic.Bool     // a byte of the current request was written
+	used  atomic.Bool     // a response byte was read: the connection is reused
 
 	// The peek's state and callback, made once so that peeking does not
-	// allocate.
-	peekFn  func(fd uintptr) bool
+	// allocate; used by the writer only.
+	peekFn  func(fd uintptr)
 	peekBuf [1]byte
 	peekN   int
 	peekErr error
@@ -60,19 +63,24 @@ func newTrackedConn(c net.Conn) net.Conn {
 func (c *trackedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
-		c.wrote, c.used = false, true
+		if c.wrote.Load() {
+			c.wrote.Store(false)
+		}
+		if !c.used.Load() {
+			c.used.Store(true)
+		}
 	}
 	return n, err
 }
 
 func (c *trackedConn) Write(p []byte) (int, error) {
-	first := !c.wrote
-	if first && c.used && c.closedByPeer() {
+	first := !c.wrote.Load()
+	if first && c.used.Load() && c.closedByPeer() {
 		return 0, &UnsentError{Err: io.EOF}
 	}
 	n, err := c.Conn.Write(p)
-	if n > 0 {
-		c.wrote = true
+	if n > 0 && first {
+		c.wrote.Store(true)
 	}
 	if err != nil && first && n == 0 && !isTimeoutErr(err) {
 		return 0, &UnsentError{Err: err}
@@ -87,18 +95,17 @@ func (c *trackedConn) closedByPeer() bool {
 	if c.raw == nil {
 		return false
 	}
-	c.peekN, c.peekErr = 0, nil
-	if err := c.raw.Read(c.peekFn); err != nil {
+	c.peekN, c.peekErr = -1, nil
+	if err := c.raw.Control(c.peekFn); err != nil {
 		return false
 	}
 	return c.peekErr == nil && c.peekN == 0 || errors.Is(c.peekErr, syscall.ECONNRESET)
 }
 
-// peek is the raw read of closedByPeer; it never waits (a peek that would
-// block means the connection is open).
-func (c *trackedConn) peek(fd uintptr) bool {
+// peek is the raw receive of closedByPeer: MSG_PEEK leaves any data for
+// the reader, MSG_DONTWAIT never blocks (EAGAIN: open, nothing pending).
+func (c *trackedConn) peek(fd uintptr) {
 	c.peekN, _, c.peekErr = syscall.Recvfrom(int(fd), c.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	return true
 }
 
 func isTimeoutErr(err error) bool {
