@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,10 +51,10 @@ func TestStackBackendRestartAndLossAreInvisibleToGETs(t *testing.T) {
 		}
 	}
 
-	addrs := []string{freePort(t), freePort(t)}
+	addrs := []string{freeAddr(t), freeAddr(t)}
 	serve := func(i int) *proc {
 		p := start(t, env, backendBin, "serve", "--listen", addrs[i])
-		poll(t, 30*time.Second, "backend "+addrs[i]+" to be ready", func() bool {
+		waitFor(t, 30*time.Second, "backend "+addrs[i]+" to be ready", func() bool {
 			resp, err := client.Get("http://" + addrs[i] + "/ready")
 			if err != nil {
 				return false
@@ -137,7 +138,7 @@ routes:
 	served := func(n int64, what string) {
 		t.Helper()
 		target := ok.Load() + n
-		poll(t, 60*time.Second, fmt.Sprintf("%d GETs %s", n, what), func() bool { return ok.Load() >= target })
+		waitFor(t, 60*time.Second, fmt.Sprintf("%d GETs %s", n, what), func() bool { return ok.Load() >= target })
 	}
 	phase := func(name string) {
 		t.Logf("%s: %d GETs ok, %d failed so far", name, ok.Load(), failed.Load())
@@ -159,7 +160,7 @@ routes:
 	// Backend 0 comes back on its address and takes traffic again.
 	backends[0] = serve(0)
 	before := upstreamTries(t, adminAddr, addrs[0])
-	poll(t, 60*time.Second, "the restarted backend to take traffic", func() bool {
+	waitFor(t, 60*time.Second, "the restarted backend to take traffic", func() bool {
 		return upstreamTries(t, adminAddr, addrs[0]) > before
 	})
 	served(100, "after backend 0 restarted")
@@ -220,4 +221,27 @@ func metricLines(t *testing.T, admin, name string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// freeAddr returns a 127.0.0.1 address with a port free at the time.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitFor calls f until it returns true or the deadline passes.
+func waitFor(t *testing.T, within time.Duration, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -214,7 +214,7 @@ func TestStackServesStudentsOverHTTPSAndSurvivesBackendLoss(t *testing.T) {
 	_, sig, _ := keyring.Generate("e2e-seal", nil)
 	env := []string{"DATABASE_URL=" + db.URL, "REDIS_URL=" + testdb.RedisURL(t),
 		"ENCRYPTION_KEYS=" + enc, "SIGNING_KEY_SECRETS=" + sig, "AUTH_BCRYPT_COST=10",
-		"QR_SIGNING_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "SHUTDOWN_DRAIN_DELAY=0s"}
+		"QR_SIGNING_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
 	accounts := filepath.Join(t.TempDir(), "demo-accounts.json")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
