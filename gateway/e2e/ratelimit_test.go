@@ -324,10 +324,12 @@ func (r *redisProc) start(t *testing.T) {
 }
 
 // TestRedisLossFallsBackAndRecovers stops and then kills the Redis a
-// gateway shares budgets through: every request is answered promptly by
-// the policy's fallback (fail_open: this instance's share locally;
-// fail_closed: 503), nothing hangs, and the global budget is used again
-// once Redis is back.
+// gateway shares budgets through: every request is answered promptly; a
+// single slow round trip is decided by this instance's share locally,
+// whatever the policy (a sign-in is not refused for it); once the store
+// is known down (failures in a row) fail_open keeps deciding locally and
+// fail_closed answers 503, also after Redis is killed; nothing hangs, and
+// the global budget is used again once Redis is back.
 func TestRedisLossFallsBackAndRecovers(t *testing.T) {
 	testRedisURL(t) // integration test: same requirements as the others
 	bin, err := exec.LookPath("redis-server")
@@ -341,7 +343,7 @@ func TestRedisLossFallsBackAndRecovers(t *testing.T) {
 	const storeTimeout = 50 * time.Millisecond
 	rl := `  key_prefix: "e2e-loss:"
   store_timeout: 50ms
-  heartbeat: 200ms
+  heartbeat: 2s
   policies:
     - {name: reads, rate: 100000/s, burst: 10, key: ip, scope: shared, fallback: fail_open}
     - {name: marker, rate: 60/m, burst: 1000, key: ip, scope: shared, fallback: fail_open}
@@ -381,12 +383,23 @@ func TestRedisLossFallsBackAndRecovers(t *testing.T) {
 		t.Fatal("fallback used while Redis was up")
 	}
 
-	// Redis stalls (SIGSTOP): round trips time out; the first request
-	// waits one store timeout, then the fallback decides at once.
+	// Redis stalls (SIGSTOP): round trips time out. The first one, a
+	// sign-in, is decided by the local share, not refused (the heartbeat's
+	// 1s timeout cannot have marked the store down yet).
 	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	var slowest time.Duration
+	if code, took := timed("/login/first"); code != 200 {
+		t.Fatalf("fail_closed on one slow round trip: %d, want 200 decided locally", code)
+	} else {
+		slowest = took
+	}
+	if metric(t, g, "gateway_ratelimit_decisions_total", `policy="login",result="fallback"`) != 1 {
+		t.Fatal("the sign-in decided locally was not counted as a fallback")
+	}
+	// Then every round trip times out: the store is known down after
+	// three in a row; fail_open keeps answering.
 	for i := 0; i < 20; i++ {
 		code, took := timed("/api/b")
 		if code != 200 {
@@ -417,6 +430,9 @@ func TestRedisLossFallsBackAndRecovers(t *testing.T) {
 		if code, _ := timed("/api/c"); code != 200 {
 			t.Fatalf("fail_open with Redis gone: %d", code)
 		}
+	}
+	if code, _ := timed("/login/gone"); code != 503 {
+		t.Fatalf("fail_closed with Redis killed: %d, want 503", code)
 	}
 	r.start(t)
 	before := metric(t, g, "gateway_ratelimit_decisions_total", `policy="reads",result="allow"`)

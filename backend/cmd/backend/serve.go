@@ -38,7 +38,9 @@ import (
 const sessionJobBatch = 500
 
 // serve runs the HTTP API until ctx is cancelled, then shuts down
-// gracefully: the listener closes, in-flight requests get
+// gracefully: for cfg.ShutdownDrainDelay the instance keeps serving while
+// /ready and /health/ answer 503 "draining" (api.Drain), then the
+// listener closes, in-flight requests get
 // cfg.ShutdownTimeout to finish, background jobs stop, queued audit events
 // are written, and the pools close.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -191,6 +193,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		return fmt.Errorf("serve on %s: %w", addr, err)
 	case <-ctx.Done():
+	}
+	if d := cfg.ShutdownDrainDelay; d > 0 {
+		// Fail the health endpoints while still serving, so that the
+		// gateways' health checks (and any load balancer) take the
+		// instance out before its connections close; Connection: close
+		// on every response meanwhile moves keep-alive clients elsewhere.
+		w.api.Drain()
+		log.Info("draining", "delay", d.String())
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case err := <-served:
+			t.Stop()
+			if err == nil {
+				err = errors.New("listener closed unexpectedly")
+			}
+			return fmt.Errorf("serve on %s: %w", addr, err)
+		}
 	}
 	log.Info("shutting down", "deadline", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/campshub360/edge/shared/requestid"
@@ -112,9 +113,11 @@ type API struct {
 	now          func() time.Time
 	metrics      *httpMetrics
 	ready        *readiness
-	table        []routeSpec
-	handler      fasthttp.RequestHandler
-	openapi      []byte
+	// draining is set by Drain: the instance is shutting down.
+	draining atomic.Bool
+	table    []routeSpec
+	handler  fasthttp.RequestHandler
+	openapi  []byte
 	// resources are the first path segments API keys may be scoped to.
 	resources map[string]bool
 }
@@ -232,7 +235,7 @@ func (a *API) NewServer(o ServerOptions) *fasthttp.Server {
 		readBuf = 32 << 10
 	}
 	return &fasthttp.Server{
-		Handler:               a.handler,
+		Handler:               a.serveDraining,
 		ErrorHandler:          a.serverError,
 		Name:                  "",
 		NoDefaultServerHeader: true,
@@ -244,6 +247,27 @@ func (a *API) NewServer(o ServerOptions) *fasthttp.Server {
 		Concurrency:           o.Concurrency,
 		CloseOnShutdown:       true,
 		Logger:                slogPrintf{a.log},
+	}
+}
+
+// Drain marks the instance as shutting down, ahead of closing its
+// listener: GET /ready and GET /health/ answer 503 "draining" so that load
+// balancers probing either take the instance out, and every response
+// carries Connection: close so that keep-alive clients (the gateway's
+// connection pools) open their next connection elsewhere instead of
+// reusing one the coming shutdown would close under them. Requests are
+// still served meanwhile. Safe for concurrent use; there is no undrain.
+func (a *API) Drain() { a.draining.Store(true) }
+
+// Draining reports whether Drain was called.
+func (a *API) Draining() bool { return a.draining.Load() }
+
+// serveDraining is the server's handler: the routes, and Connection:
+// close on every response once draining.
+func (a *API) serveDraining(ctx *fasthttp.RequestCtx) {
+	a.handler(ctx)
+	if a.draining.Load() {
+		ctx.SetConnectionClose()
 	}
 }
 

@@ -20,6 +20,7 @@ const (
 	slugNotFound         = "not-found"
 	slugMethodNotAllowed = "method-not-allowed"
 	slugUnavailable      = "unavailable"
+	slugDraining         = "draining"
 	slugInternal         = "internal"
 	slugBadRequest       = "bad-request"
 	slugTooLarge         = "request-too-large"

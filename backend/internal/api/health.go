@@ -20,8 +20,13 @@ type healthJSON struct {
 	Status string `json:"status" enum:"ok"`
 }
 
-// health answers liveness: the process serves requests.
+// health answers liveness: the process serves requests; 503 "draining"
+// once Drain was called (the process is on its way out).
 func (a *API) health(ctx *fasthttp.RequestCtx) {
+	if a.draining.Load() {
+		a.drainingProblem(ctx)
+		return
+	}
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
 	ctx.SetContentType("application/json")
 	ctx.SetBodyString(`{"status":"ok"}`)
@@ -102,12 +107,25 @@ func (a *API) probe() []error {
 	return errs
 }
 
+// drainingProblem answers a health probe of a draining instance: 503
+// "draining" with Retry-After, not cacheable.
+func (a *API) drainingProblem(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
+	writeProblem(ctx, problem.New(fasthttp.StatusServiceUnavailable, slugDraining, "Service Unavailable",
+		"Not ready: draining for shutdown."))
+}
+
 // readyHandler answers GET /ready: 200 {"status":"ok","checks":{...}}
 // when every check passes; 200 {"status":"degraded",...} with the failing
 // optional dependencies marked "degraded" when only those fail; otherwise
 // a 503 problem naming the failing required dependencies (never their
-// error text), with Retry-After.
+// error text), with Retry-After. A draining instance (Drain) answers 503
+// "draining" without probing.
 func (a *API) readyHandler(ctx *fasthttp.RequestCtx) {
+	if a.draining.Load() {
+		a.drainingProblem(ctx)
+		return
+	}
 	errs := a.probe()
 	checks := make(map[string]string, len(a.checks))
 	status := stateOK

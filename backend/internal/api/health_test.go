@@ -1,11 +1,16 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/campshub360/edge/backend/internal/api"
 )
@@ -140,5 +145,51 @@ func TestReadinessWithoutChecks(t *testing.T) {
 	}
 	if m := scrape(t, srv); strings.Contains(m, "campshub_backend_dependency_up") {
 		t.Fatalf("dependency series without checks:\n%s", grepLines(m, "dependency"))
+	}
+}
+
+// TestDrainFailsHealthEndpointsAndClosesConnections: once Drain is
+// called, /ready and /health/ answer 503 "draining" (so load balancers
+// take the instance out) while other requests are still served, each
+// with Connection: close (so keep-alive clients reconnect elsewhere
+// before the listener closes).
+func TestDrainFailsHealthEndpointsAndClosesConnections(t *testing.T) {
+	t.Parallel()
+	srv := start(t, api.Deps{Store: fakeStore{}})
+	raw := func(path string) *http.Response {
+		t.Helper()
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(srv.base, "http://"), 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: campus.test\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if r := raw("/health/"); r.StatusCode != 200 || r.Close {
+		t.Fatalf("before Drain: /health/ %d, close %v", r.StatusCode, r.Close)
+	}
+	if srv.api.Draining() {
+		t.Fatal("draining before Drain")
+	}
+	srv.api.Drain()
+	for _, path := range []string{"/ready", "/health/"} {
+		r := srv.get(t, path)
+		if r.status != 503 || !strings.Contains(string(r.body), "draining") || r.header.Get("Retry-After") == "" ||
+			r.header.Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("draining %s: %d %v %s", path, r.status, r.header, r.body)
+		}
+	}
+	if r := raw("/api/v1/openapi.json"); r.StatusCode != 200 || !r.Close {
+		t.Fatalf("draining: a request got %d, Connection: close %v; want served and closed", r.StatusCode, r.Close)
 	}
 }

@@ -16,6 +16,9 @@
 //	LOG_LEVEL                    debug, info, warn, error (default info; debug with --dev)
 //	LOG_FORMAT                   json or text (default json; text with --dev)
 //	SHUTDOWN_TIMEOUT             Go duration, 1s..10m (default 15s)
+//	SHUTDOWN_DRAIN_DELAY         Go duration, 0..5m: on SIGTERM, how long /ready and /health/ answer
+//	                             503 "draining" (responses carry Connection: close) while requests
+//	                             are still served, before the listener closes (default 5s)
 //	READY_TIMEOUT                Go duration, 10ms..30s (default 1s)
 //	PARTITION_MONTHS_AHEAD       months of partitions kept ahead, 3..24 (default 3)
 //	DATABASE_REPLICA_URL         read replica for lists and reports (optional; primary when unset)
@@ -180,6 +183,11 @@ type Serve struct {
 	// ShutdownTimeout bounds the graceful shutdown: in-flight requests that
 	// have not finished by then are abandoned.
 	ShutdownTimeout time.Duration
+	// ShutdownDrainDelay is how long the instance keeps serving after the
+	// stop signal while failing its health endpoints (draining), so that
+	// load balancers take it out before its listener closes; then the
+	// ShutdownTimeout applies. 0: close at once.
+	ShutdownDrainDelay time.Duration
 	// ReadyTimeout bounds each dependency check of GET /ready.
 	ReadyTimeout time.Duration
 	// PartitionMonthsAhead is how many months after the current one must
@@ -265,6 +273,7 @@ func LoadServe(args []string, getenv func(string) string) (Serve, error) {
 		cfg.RedisURL = v
 	}
 	cfg.ShutdownTimeout = ps.duration(getenv, "SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, 10*time.Minute)
+	cfg.ShutdownDrainDelay = ps.duration(getenv, "SHUTDOWN_DRAIN_DELAY", 5*time.Second, 0, 5*time.Minute)
 	cfg.ReadyTimeout = ps.duration(getenv, "READY_TIMEOUT", time.Second, 10*time.Millisecond, 30*time.Second)
 	cfg.PartitionMonthsAhead = int(ps.integer(getenv, "PARTITION_MONTHS_AHEAD", DefaultPartitionMonthsAhead, DefaultPartitionMonthsAhead, 24))
 	cfg.Attendance = loadAttendance(getenv, &ps, cfg.Dev)

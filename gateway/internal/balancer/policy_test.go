@@ -3,6 +3,7 @@ package balancer
 import (
 	"errors"
 	"math"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -517,5 +518,43 @@ func BenchmarkPick(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestTrackedConnPeekDoesNotAllocate: the check made before each request
+// on a reused upstream connection costs a system call, no allocation.
+func TestTrackedConnPeekDoesNotAllocate(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := <-accepted
+	c := newTrackedConn(raw).(*trackedConn)
+	defer c.Close()
+	if c.closedByPeer() {
+		t.Fatal("an open connection looks closed")
+	}
+	if n := testing.AllocsPerRun(100, func() { c.closedByPeer() }); n != 0 {
+		t.Fatalf("peek allocates %v times", n)
+	}
+	_ = peer.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.closedByPeer() {
+		if time.Now().After(deadline) {
+			t.Fatal("a connection closed by the peer still looks open")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

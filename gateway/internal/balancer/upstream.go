@@ -127,8 +127,10 @@ type StateOptions struct {
 // "x-request-id:" line cannot slip past them. The request target it sends
 // is the canonical path the gateway routed on (fasthttp's normalized,
 // re-quoted path), so the upstream cannot be made to see a different path
-// than the router. The health prober uses the same constructor, so probes
-// travel exactly as traffic does.
+// than the router. A request that finds its kept-alive connection closed
+// by the instance, or whose first write fails, fails with *UnsentError
+// (see trackedConn). The health prober uses the same constructor, so
+// probes travel exactly as traffic does.
 func NewHostClient(addr string, o ClientOptions) *fasthttp.HostClient {
 	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
 	tlsConf := o.TLS
@@ -157,19 +159,23 @@ func NewHostClient(addr string, o ClientOptions) *fasthttp.HostClient {
 			}
 			dl := *dialer
 			dl.Timeout = d
-			var c net.Conn
-			var err error
-			if tlsConf != nil {
-				ctx, cancel := context.WithTimeout(context.Background(), d)
-				c, err = (&tls.Dialer{NetDialer: &dl, Config: tlsConf}).DialContext(ctx, "tcp", a)
-				cancel()
-			} else {
-				c, err = dl.Dial("tcp", a)
-			}
+			// One deadline bounds connecting and the TLS handshake together.
+			ctx, cancel := context.WithTimeout(context.Background(), d)
+			defer cancel()
+			raw, err := dl.DialContext(ctx, "tcp", a)
 			if err != nil {
 				return nil, &DialError{Err: err}
 			}
-			return c, nil
+			c := newTrackedConn(raw)
+			if tlsConf == nil {
+				return c, nil
+			}
+			tc := tls.Client(c, tlsConf)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				_ = raw.Close()
+				return nil, &DialError{Err: err}
+			}
+			return tc, nil
 		},
 	}
 }

@@ -108,6 +108,14 @@ type Retry struct {
 	// allows MinRetryConcurrency (default 3).
 	BudgetPercent       int `yaml:"budget_percent"`
 	MinRetryConcurrency int `yaml:"min_retry_concurrency"`
+	// MinRetriesPerSecond is the budget's reserve (Finagle's RetryBudget
+	// minRetriesPerSec): beyond the share above, a retry may take a token
+	// of a bucket refilled at this rate and holding 10 seconds of it, so
+	// that a burst of failures at low concurrency (an instance killed or
+	// restarted with a few requests in flight) is retried whole, while in
+	// an outage the reserve adds at most this many retries per second
+	// once spent (default 10; -1: no reserve).
+	MinRetriesPerSecond float64 `yaml:"min_retries_per_second"`
 	// RetryOnStatus lists response statuses retried like errors
 	// (default [502, 503, 504]; [] for none).
 	RetryOnStatus []int `yaml:"retry_on_status"`
@@ -193,6 +201,9 @@ func (u *Upstream) fillBalancingDefaults() {
 	def(&r.BackoffMax, 250*time.Millisecond)
 	defInt(&r.BudgetPercent, 20)
 	defInt(&r.MinRetryConcurrency, 3)
+	if r.MinRetriesPerSecond == 0 {
+		r.MinRetriesPerSecond = 10
+	}
 	if r.RetryOnStatus == nil {
 		r.RetryOnStatus = []int{502, 503, 504}
 	}
@@ -250,6 +261,7 @@ func (c *Config) validateBalancing(ck *checker) {
 			{".retry.backoff_max", u.Retry.BackoffMax >= u.Retry.BackoffBase},
 			{".retry.budget_percent", u.Retry.BudgetPercent >= 1 && u.Retry.BudgetPercent <= 100},
 			{".retry.min_retry_concurrency", u.Retry.MinRetryConcurrency >= 0},
+			{".retry.min_retries_per_second", u.Retry.MinRetriesPerSecond == -1 || u.Retry.MinRetriesPerSecond > 0 && u.Retry.MinRetriesPerSecond <= 100000},
 		} {
 			if !d.ok {
 				ck.add(p+d.path, "out of range")

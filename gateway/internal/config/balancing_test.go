@@ -40,7 +40,7 @@ func TestBalancingDefaults(t *testing.T) {
 	if p := u.Passive; p.ConsecutiveErrors != 5 || p.FailureRatio != 0.5 || p.MaxEjectionPercent != 50 || p.BaseEjectionTime != 30*time.Second {
 		t.Fatalf("passive %+v", p)
 	}
-	if r := u.Retry; r.MaxAttempts != 3 || r.BudgetPercent != 20 || r.MinRetryConcurrency != 3 || len(r.RetryOnStatus) != 3 {
+	if r := u.Retry; r.MaxAttempts != 3 || r.BudgetPercent != 20 || r.MinRetryConcurrency != 3 || r.MinRetriesPerSecond != 10 || len(r.RetryOnStatus) != 3 {
 		t.Fatalf("retry %+v", r)
 	}
 }
@@ -81,7 +81,7 @@ func TestBalancingValidation(t *testing.T) {
     panic_threshold: 150
     admission: {max_concurrent: -2, queue_timeout: -1s}
     passive: {failure_ratio: 1.5, max_ejection_time: 1s}
-    retry: {max_attempts: 20, budget_percent: 101, retry_on_status: [404]}
+    retry: {max_attempts: 20, budget_percent: 101, min_retries_per_second: -3, retry_on_status: [404]}
     health_check: {path: health, interval: 1s, timeout: 2s, rise: 0, expected_status: "600", initial_state: maybe}`)
 	if err == nil {
 		t.Fatal("accepted")
@@ -95,6 +95,7 @@ func TestBalancingValidation(t *testing.T) {
 		"upstreams[0].passive.max_ejection_time: out of range",
 		"upstreams[0].retry.max_attempts: out of range",
 		"upstreams[0].retry.budget_percent: out of range",
+		"upstreams[0].retry.min_retries_per_second: out of range",
 		"upstreams[0].retry.retry_on_status[0]: 404",
 		"upstreams[0].health_check.path:",
 		"upstreams[0].health_check.timeout: out of range",

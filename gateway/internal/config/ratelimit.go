@@ -27,8 +27,17 @@ type RateLimit struct {
 	MaxKeys int `yaml:"max_keys"`
 	// SweepInterval is how often idle (full) buckets are evicted.
 	SweepInterval time.Duration `yaml:"sweep_interval"`
-	// StoreTimeout bounds one Redis round trip of a shared policy; past it
-	// the policy's fallback decides.
+	// StoreTimeout bounds one Redis round trip of a shared policy
+	// (default 50ms, what a loaded Redis on the same host or network
+	// meets; at most 1s). A round trip that fails or times out is decided
+	// by the local fallback bucket (this instance's share of the budget:
+	// rate and burst divided by the live instance count), for fail_open
+	// and fail_closed policies alike, and counted in
+	// gateway_ratelimit_store_errors_total and the policy's "fallback"
+	// decisions. Three failed round trips in a row, or a failed
+	// heartbeat, make the store known down: Redis is then skipped (one
+	// request probes it every 250ms, and the heartbeat) until it answers
+	// again, and meanwhile fail_closed policies refuse with 503.
 	StoreTimeout time.Duration `yaml:"store_timeout"`
 	// Heartbeat is how often this instance refreshes its presence in Redis
 	// (the live instance count scales the local fallback budget) and
@@ -74,10 +83,13 @@ type RateLimitPolicy struct {
 	// Redis across every gateway instance; local when Redis is not
 	// configured).
 	Scope string `yaml:"scope"`
-	// Fallback decides shared policies while Redis is unavailable:
-	// fail_open serves within a local bucket holding this instance's share
-	// of the budget (the budget divided by the live instance count);
-	// fail_closed refuses with 503 (login and writes).
+	// Fallback decides shared policies without Redis. A single failed or
+	// timed-out round trip is always decided by a local bucket holding
+	// this instance's share of the budget (the budget divided by the live
+	// instance count), so the limit holds and nothing stalls. While the
+	// store is known down (see StoreTimeout), fail_open keeps deciding
+	// with that bucket and fail_closed refuses with 503 (login and
+	// writes), until Redis answers again.
 	Fallback string `yaml:"fallback"`
 	// DryRun evaluates the policy, logs and counts would-be rejections,
 	// and rejects nothing.
@@ -115,7 +127,7 @@ func (c *Config) fillRateLimitDefaults() {
 		rl.SweepInterval = 10 * time.Second
 	}
 	if rl.StoreTimeout == 0 {
-		rl.StoreTimeout = 5 * time.Millisecond
+		rl.StoreTimeout = 50 * time.Millisecond
 	}
 	if rl.Heartbeat == 0 {
 		rl.Heartbeat = time.Second

@@ -58,20 +58,46 @@ func (s StatusSet) Has(code int) bool {
 	return s[i/64]&(1<<uint(i%64)) != 0
 }
 
-// Budget is a retry budget (Envoy's RetryBudget; Google SRE book, ch. 22,
-// "Handling Overload"): retries in flight may be at most Percent of the
-// pool's active requests, but at least MinConcurrency, so that retries
-// cannot multiply the load on a pool that is already failing. Safe for
-// concurrent use; lock-free.
+// Budget is a retry budget: it bounds the retries of a pool so that they
+// cannot multiply the load on a pool that is already failing, while a few
+// retries are always possible. A retry is allowed when either
+//
+//   - retries in flight stay under Percent of the pool's active requests,
+//     or under MinConcurrency, whichever is larger (Envoy's RetryBudget:
+//     budget_percent and min_retry_concurrency); or
+//   - the reserve holds a token: a token bucket refilled at
+//     MinPerSecond retries per second and holding up to reserveWindow
+//     seconds of them (Finagle's RetryBudget minRetriesPerSec over its
+//     ttl), so that a burst of failures at low concurrency (one of two
+//     instances killed with 8 requests in flight on it) is retried whole.
+//
+// In an outage the share of active requests and the reserve's rate cap
+// the extra load; the reserve only adds MinPerSecond retries per second
+// once its burst is spent. Safe for concurrent use; lock-free.
 type Budget struct {
 	percent, minConcurrency int64
-	active, retries         atomic.Int64
+	// reserve is GCRA over one atomic: tat is the theoretical arrival
+	// time in Unix ns, interval the ns per token, tolerance the burst.
+	interval, tolerance int64
+	tat                 atomic.Int64
+	active, retries     atomic.Int64
 }
 
+// reserveWindow is how many seconds of MinPerSecond the reserve holds
+// (Finagle's RetryBudget ttl default, 10s).
+const reserveWindow = 10
+
 // NewBudget returns a budget of percent (1..100) of active requests with
-// a floor of minConcurrency concurrent retries.
-func NewBudget(percent, minConcurrency int) *Budget {
-	return &Budget{percent: int64(percent), minConcurrency: int64(minConcurrency)}
+// a floor of minConcurrency concurrent retries, plus a reserve of
+// minPerSecond retries per second holding up to 10 seconds of them
+// (minPerSecond <= 0: no reserve).
+func NewBudget(percent, minConcurrency int, minPerSecond float64) *Budget {
+	b := &Budget{percent: int64(percent), minConcurrency: int64(minConcurrency)}
+	if minPerSecond > 0 {
+		b.interval = max(int64(float64(time.Second)/minPerSecond), 1)
+		b.tolerance = b.interval * int64(max(1, int(minPerSecond*reserveWindow)))
+	}
+	return b
 }
 
 // Begin counts a request as active; End must follow.
@@ -80,15 +106,38 @@ func (b *Budget) Begin() { b.active.Add(1) }
 // End ends a request counted by Begin.
 func (b *Budget) End() { b.active.Add(-1) }
 
-// TryRetry reserves a retry if the budget allows one now; DoneRetry must
-// follow a true result when the retry's try ends.
-func (b *Budget) TryRetry() bool {
+// TryRetry reserves a retry at now (Unix ns) if the budget allows one;
+// DoneRetry must follow a true result when the retry's try ends.
+func (b *Budget) TryRetry(now int64) bool {
 	for {
 		r := b.retries.Load()
 		if r >= max(b.minConcurrency, b.active.Load()*b.percent/100) {
-			return false
+			break
 		}
 		if b.retries.CompareAndSwap(r, r+1) {
+			return true
+		}
+	}
+	if !b.takeReserve(now) {
+		return false
+	}
+	b.retries.Add(1)
+	return true
+}
+
+// takeReserve takes one token of the reserve at now (GCRA, ITU-T I.371
+// virtual scheduling).
+func (b *Budget) takeReserve(now int64) bool {
+	if b.interval == 0 {
+		return false
+	}
+	for {
+		tat := b.tat.Load()
+		next := max(tat, now) + b.interval
+		if next-now > b.tolerance {
+			return false
+		}
+		if b.tat.CompareAndSwap(tat, next) {
 			return true
 		}
 	}
@@ -132,7 +181,8 @@ const (
 // checks, and retries on another instance only when that is safe:
 //
 //   - the request's bytes never reached an upstream (connect failure, no
-//     free connection): always, even a POST;
+//     free connection, a kept-alive connection the instance had closed):
+//     always, even a POST;
 //   - otherwise only a replayable request (an idempotent method, RFC 9110
 //     §9.2.2, or a POST/PATCH carrying Idempotency-Key,
 //     draft-ietf-httpapi-idempotency-key-header) and never one whose
@@ -151,7 +201,7 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, ex *exchange.Exchange, t *Targ
 	if rp == nil {
 		// No policy: a single try, plus one fail-over when the connection
 		// could not be made, budgeted per request.
-		rp = &RetryPolicy{MaxAttempts: 2, Budget: NewBudget(100, 1), Rand: balancer.NewRand(uint64(p.now().UnixNano()))}
+		rp = &RetryPolicy{MaxAttempts: 2, Budget: NewBudget(100, 1, 0), Rand: balancer.NewRand(uint64(p.now().UnixNano()))}
 	}
 	deadline := ex.Start.Add(t.Timeout)
 	if ex.Start.IsZero() {
@@ -269,7 +319,7 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, ex *exchange.Exchange, t *Targ
 		case attempt >= rp.MaxAttempts:
 			p.retryOutcome(pool.Name, retryAttempts)
 			return stop(lastErr)
-		case !rp.Budget.TryRetry():
+		case !rp.Budget.TryRetry(p.now().UnixNano()):
 			p.retryOutcome(pool.Name, retryBudget)
 			return stop(lastErr)
 		}
@@ -321,9 +371,13 @@ func idempotent(m []byte) bool {
 }
 
 // notSent reports whether a try failed before any byte of the request
-// reached the instance: the connection could not be opened, or no
-// connection of the pool was free.
+// reached the instance: the connection could not be opened, no connection
+// of the pool was free, or the kept-alive connection was found closed by
+// the instance (or failed) before the request's first byte was written.
 func notSent(err error) bool {
-	var de *balancer.DialError
-	return errors.As(err, &de) || errors.Is(err, fasthttp.ErrNoFreeConns)
+	var (
+		de *balancer.DialError
+		ue *balancer.UnsentError
+	)
+	return errors.As(err, &de) || errors.As(err, &ue) || errors.Is(err, fasthttp.ErrNoFreeConns)
 }

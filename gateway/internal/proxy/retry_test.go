@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,17 +22,17 @@ import (
 )
 
 func TestBudget(t *testing.T) {
-	b := NewBudget(20, 3)
+	b := NewBudget(20, 3, 0)
 	for i := 0; i < 10; i++ {
 		b.Begin()
 	}
 	// 20% of 10 is 2, below the floor of 3: three retries at once.
 	for i := 0; i < 3; i++ {
-		if !b.TryRetry() {
+		if !b.TryRetry(0) {
 			t.Fatalf("retry %d refused", i)
 		}
 	}
-	if b.TryRetry() {
+	if b.TryRetry(0) {
 		t.Fatal("fourth retry allowed with 10 active")
 	}
 	for i := 0; i < 20; i++ {
@@ -38,20 +40,59 @@ func TestBudget(t *testing.T) {
 	}
 	// 30 active: 6 retries.
 	for i := 0; i < 3; i++ {
-		if !b.TryRetry() {
+		if !b.TryRetry(0) {
 			t.Fatalf("retry %d of 6 refused", 3+i)
 		}
 	}
-	if b.TryRetry() {
+	if b.TryRetry(0) {
 		t.Fatal("seventh retry allowed with 30 active")
 	}
 	b.DoneRetry()
-	if !b.TryRetry() {
+	if !b.TryRetry(0) {
 		t.Fatal("released slot not reusable")
 	}
-	none := NewBudget(20, 0)
-	if none.TryRetry() {
+	none := NewBudget(20, 0, 0)
+	if none.TryRetry(0) {
 		t.Fatal("retry with no active requests and no floor")
+	}
+}
+
+// TestBudgetReserve: at low concurrency the share allows few retries at
+// once; the reserve lets a burst of failures (an instance lost with
+// requests in flight) retry whole, then refills at its rate only, so an
+// outage gets no more than that.
+func TestBudgetReserve(t *testing.T) {
+	const sec = int64(time.Second)
+	b := NewBudget(20, 3, 2) // reserve: 2/s, holding 20
+	for i := 0; i < 8; i++ {
+		b.Begin()
+	}
+	now := 100 * sec
+	// 3 from the share (floor), 20 from the reserve, all concurrent.
+	for i := 0; i < 23; i++ {
+		if !b.TryRetry(now) {
+			t.Fatalf("retry %d of a burst of 23 refused", i)
+		}
+	}
+	if b.TryRetry(now) {
+		t.Fatal("retry beyond share and reserve allowed")
+	}
+	// Released share slots come back at once; the reserve refills at 2/s.
+	for i := 0; i < 23; i++ {
+		b.DoneRetry()
+	}
+	granted := 0
+	for i := 0; i < 10; i++ {
+		if b.TryRetry(now + sec) {
+			granted++
+		}
+	}
+	if granted != 3+2 {
+		t.Fatalf("one second later %d retries at once, want 5 (3 share + 2 reserve)", granted)
+	}
+	off := NewBudget(20, 0, -1)
+	if off.TryRetry(now) {
+		t.Fatal("retry without share, floor or reserve")
 	}
 }
 
@@ -169,7 +210,7 @@ func newHarness(t testing.TB, policy string, rp *RetryPolicy, addrs []string, so
 	pool.Policy, _ = balancer.NewPolicy(policy, len(addrs), balancer.NewRand(9))
 	if rp == nil {
 		rp = &RetryPolicy{MaxAttempts: 3, BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond,
-			OnStatus: NewStatusSet(502, 503, 504), Budget: NewBudget(20, 3), Rand: balancer.NewRand(5)}
+			OnStatus: NewStatusSet(502, 503, 504), Budget: NewBudget(20, 3, 0), Rand: balancer.NewRand(5)}
 	}
 	passive := health.NewPassive(pool, health.PassiveOptions{ConsecutiveErrors: 5, BaseEjection: time.Minute,
 		MaxEjection: time.Minute, MaxEjectionPercent: 50}, m.UpstreamEjections, log)
@@ -280,7 +321,7 @@ func TestRetryOn503AndDeliverLastResponse(t *testing.T) {
 func TestRetryBudgetStopsRetries(t *testing.T) {
 	bad1, bad2 := startBackend(t, reset), startBackend(t, reset)
 	rp := &RetryPolicy{MaxAttempts: 3, BackoffBase: time.Millisecond, BackoffMax: time.Millisecond,
-		Budget: NewBudget(20, 0), Rand: balancer.NewRand(1)}
+		Budget: NewBudget(20, 0, 0), Rand: balancer.NewRand(1)}
 	h := newHarness(t, balancer.PolicyRoundRobin, rp, []string{bad1.addr, bad2.addr}, balancer.StateOptions{})
 	// One active request, 20% of it rounds to zero retries and there is no
 	// floor: the failure is returned without a retry.
@@ -379,5 +420,63 @@ func BenchmarkProxyThreeInstances(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestPOSTFailsOverWhenTheKeptAliveConnectionWasClosed: an instance that
+// answered and then closed the kept-alive connection (a restart, an idle
+// timeout) never sees the next request on it: the closed connection is
+// found before any byte is written, so even an unkeyed POST goes to
+// another instance, and the failed instance is not tried again.
+func TestPOSTFailsOverWhenTheKeptAliveConnectionWasClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted, served atomic.Int64
+	closed := make(chan struct{}, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			// One response without Connection: close, then the
+			// connection is closed while the client keeps it idle.
+			if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+				served.Add(1)
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\ncloser")
+			}
+			_ = c.Close()
+			closed <- struct{}{}
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close() })
+	good := startBackend(t, ok)
+	h := newHarness(t, balancer.PolicyRoundRobin, nil, []string{ln.Addr().String(), good.addr}, balancer.StateOptions{})
+
+	if ctx := h.do("POST", "/api/v1/marks"); ctx.Response.StatusCode() != 200 || string(ctx.Response.Body()) != "closer" {
+		t.Fatalf("first POST: %d %q", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the instance did not close its connection")
+	}
+	if ctx := h.do("POST", "/api/v1/marks"); ctx.Response.StatusCode() != 200 || good.hits.Load() != 1 {
+		t.Fatalf("second POST: %d, good hits %d", ctx.Response.StatusCode(), good.hits.Load())
+	}
+	// Round robin: the closer's turn again, on its closed connection.
+	ctx := h.do("POST", "/api/v1/marks")
+	if ctx.Response.StatusCode() != 200 || string(ctx.Response.Body()) != good.addr {
+		t.Fatalf("POST on the closed connection: %d %q, want the other instance's answer",
+			ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	if served.Load() != 1 || accepted.Load() != 1 || good.hits.Load() != 2 {
+		t.Fatalf("closer served %d on %d connections, good %d: want 1, 1, 2", served.Load(), accepted.Load(), good.hits.Load())
+	}
+	if h.retries("success") != 1 || h.retries("unsafe") != 0 {
+		t.Fatalf("retries: success %v, unsafe %v", h.retries("success"), h.retries("unsafe"))
 	}
 }

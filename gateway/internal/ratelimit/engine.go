@@ -217,7 +217,8 @@ type PolicySpec struct {
 	UsernameField string
 	// Shared selects the global budget in Redis (local without Redis).
 	Shared bool
-	// FailClosed refuses requests while Redis is unavailable (shared only).
+	// FailClosed refuses requests (503) while Redis is known down (shared
+	// only); a single failed round trip is decided by the local share.
 	FailClosed bool
 	// DryRun counts and logs would-be rejections without rejecting.
 	DryRun bool

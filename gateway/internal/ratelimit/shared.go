@@ -27,10 +27,12 @@ const (
 	// OutcomeShared: decided by the global budget in Redis (or by a lease
 	// or a cached rejection taken from it).
 	OutcomeShared Outcome = iota
-	// OutcomeFallback: Redis was unavailable; the local fallback bucket
-	// (this instance's share of the budget) decided.
+	// OutcomeFallback: the round trip to Redis failed or timed out, or
+	// Redis is known down and the policy fails open; the local fallback
+	// bucket (this instance's share of the budget) decided.
 	OutcomeFallback
-	// OutcomeUnavailable: Redis was unavailable and the policy fails
+	// OutcomeUnavailable: Redis is known down (breakerFailures failed
+	// round trips in a row, or a failed heartbeat) and the policy fails
 	// closed: the request is refused with 503.
 	OutcomeUnavailable
 )
@@ -65,10 +67,13 @@ type fallbackBuckets struct {
 // plainly over (a rejection is cached until the instant Redis said the
 // next request could pass; the theoretical arrival time only moves
 // forward, so the cached answer is exact) or plainly under (a lease, see
-// leaseDivisor). On a Redis error or timeout the request is decided by
-// the fallback: fail_open uses a local bucket holding this instance's
-// share of the budget (rate and burst divided by the live instance
-// count); fail_closed refuses. Safe for concurrent use.
+// leaseDivisor). A round trip that fails or times out is decided by a
+// local bucket holding this instance's share of the budget (rate and
+// burst divided by the live instance count), whatever the policy, so one
+// slow answer never refuses a request nor lifts the limit. While the
+// store is known down (the breaker of store.go is open) fail_open keeps
+// deciding with that bucket and fail_closed refuses with 503. Safe for
+// concurrent use.
 type Shared struct {
 	name       string
 	st         *store
@@ -121,13 +126,13 @@ func (s *Shared) Take(now time.Duration, key []byte, h uint64) (Decision, Outcom
 	}
 	if !s.st.usable(now) {
 		s.giveBack(e, refund)
-		return s.fallbackTake(now, h)
+		return s.fallbackTake(now, h, true)
 	}
 	res, err := s.st.take(s.name, key, s.interval, s.burstArg, refund, want)
 	if err != nil {
-		s.st.failed(err)
+		down := s.st.failed(err)
 		s.giveBack(e, refund)
-		return s.fallbackTake(now, h)
+		return s.fallbackTake(now, h, down)
 	}
 	s.st.succeeded()
 	after := s.st.clock.Now()
@@ -166,9 +171,10 @@ func (s *Shared) giveBack(e *sharedEntry, refund int) {
 	e.mu.Unlock()
 }
 
-// fallbackTake decides without Redis.
-func (s *Shared) fallbackTake(now time.Duration, h uint64) (Decision, Outcome) {
-	if s.failClosed {
+// fallbackTake decides without Redis: with the local share of the budget,
+// or, for a fail_closed policy while the store is known down, a refusal.
+func (s *Shared) fallbackTake(now time.Duration, h uint64, down bool) (Decision, Outcome) {
+	if s.failClosed && down {
 		return Decision{RetryAfter: time.Second}, OutcomeUnavailable
 	}
 	return s.fallbackBuckets().Take(now, h), OutcomeFallback

@@ -88,9 +88,16 @@ redis.call('PEXPIRE', KEYS[1], ttl * 2)
 return redis.call('ZCARD', KEYS[1])
 `
 
-// probeEvery is how long a store that failed is left alone before one
-// request tries it again (the heartbeat also retries it).
+// probeEvery is how long a store known to be down is left alone before
+// one request tries it again (the heartbeat also retries it).
 const probeEvery = 250 * time.Millisecond
+
+// breakerFailures is how many consecutive failed round trips (errors or
+// timeouts, across every key and policy) make the store known down. A
+// single slow or failed round trip is decided by the local fallback
+// bucket whatever the policy; only a store known down (this many failures
+// in a row, or a failed heartbeat) makes fail_closed policies refuse.
+const breakerFailures = 3
 
 // gcraResult is the reply of gcraScript.
 type gcraResult struct {
@@ -99,8 +106,10 @@ type gcraResult struct {
 }
 
 // store is the Redis connection state every shared policy uses: the
-// circuit that skips Redis after a failure until a probe succeeds, and
-// the live instance count kept by the heartbeat.
+// circuit breaker that opens after breakerFailures consecutive failed
+// round trips or a failed heartbeat and skips Redis until a probe (one
+// request per probeEvery, or the heartbeat) succeeds, and the live
+// instance count kept by the heartbeat.
 type store struct {
 	rdb       *redis.Client
 	prefix    string
@@ -110,7 +119,8 @@ type store struct {
 	gcra      *redis.Script
 	presence  *redis.Script
 	timeout   atomic.Int64 // per round trip, nanoseconds (set per generation)
-	down      atomic.Bool
+	down      atomic.Bool  // breaker open: the store is known unavailable
+	failures  atomic.Int64 // consecutive failed round trips
 	probeAt   atomic.Int64 // clock reading after which one request may probe
 	instances atomic.Int64 // last known live instance count, at least 1
 	trips     atomic.Int64 // GCRA round trips attempted
@@ -123,7 +133,7 @@ func newStore(rdb *redis.Client, prefix, id string, clock Clock, log *slog.Logge
 		gcra: redis.NewScript(gcraScript), presence: redis.NewScript(presenceScript),
 	}
 	s.instances.Store(1)
-	s.timeout.Store(int64(5 * time.Millisecond))
+	s.timeout.Store(int64(50 * time.Millisecond)) // until the engine sets the configured one
 	return s
 }
 
@@ -137,10 +147,21 @@ func (s *store) usable(now time.Duration) bool {
 	return int64(now) >= p && s.probeAt.CompareAndSwap(p, int64(now+probeEvery))
 }
 
-// failed records an error or timeout: counted, logged once per outage,
-// and Redis is skipped until the next probe.
-func (s *store) failed(err error) {
+// failed records a failed round trip (error or timeout): counted, and
+// when it is the breakerFailures-th in a row (or the store is already
+// down) the breaker opens: Redis is skipped until the next probe, and the
+// outage is logged once. It reports whether the store is now known down.
+func (s *store) failed(err error) bool {
 	s.errors.Inc()
+	if s.failures.Add(1) < breakerFailures && !s.down.Load() {
+		return false
+	}
+	s.open(err)
+	return true
+}
+
+// open marks the store known down until a probe succeeds.
+func (s *store) open(err error) {
 	s.probeAt.Store(int64(s.clock.Now() + probeEvery))
 	if !s.down.Swap(true) {
 		s.log.Warn("shared rate-limit store unavailable; policy fallbacks apply until it recovers",
@@ -148,9 +169,13 @@ func (s *store) failed(err error) {
 	}
 }
 
-// succeeded records a successful round trip.
+// succeeded records a successful round trip: the failure run ends and an
+// open breaker closes.
 func (s *store) succeeded() {
-	if s.down.Swap(false) {
+	if s.failures.Load() != 0 {
+		s.failures.Store(0)
+	}
+	if s.down.Load() && s.down.Swap(false) {
 		s.log.Info("shared rate-limit store recovered; global budgets apply again")
 	}
 }
@@ -176,13 +201,15 @@ func (s *store) take(policy string, key []byte, interval, burst string, refund, 
 }
 
 // heartbeat refreshes this instance's presence and the live instance
-// count; an error marks the store down (the count keeps its last value).
+// count; an error (within its longer timeout) opens the breaker at once
+// (the count keeps its last value).
 func (s *store) heartbeat(ttl time.Duration, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	n, err := s.presence.Run(ctx, s.rdb, []string{s.prefix + "instances"}, s.id, ttl.Milliseconds(), "0").Int64()
 	if err != nil {
-		s.failed(err)
+		s.errors.Inc()
+		s.open(err)
 		return
 	}
 	s.instances.Store(max(1, n))

@@ -165,6 +165,30 @@ func TestSharedFallbackWhenRedisIsUnreachable(t *testing.T) {
 	e, g := sharedEngine(t, rdb, "x:", clock, open, closed)
 	e.store.instances.Store(2) // last known count: two instances
 	e.store.down.Store(false)
+	// A failed round trip with the store not known down: even the
+	// fail_closed policy is decided by its local share, not refused.
+	for i := 0; i < breakerFailures-1; i++ {
+		d, out := g.policies["login"].decide(clock.Now(), []byte("c"), 5)
+		if !d.Allowed || out != OutcomeFallback {
+			t.Fatalf("fail_closed after %d failed round trips: %+v %v, want a fallback decision", i+1, d, out)
+		}
+		if e.store.down.Load() {
+			t.Fatalf("store known down after %d failed round trips", i+1)
+		}
+	}
+	// (Those two are exactly login's local share: burst 4 over 2
+	// instances.) The next failure in a row opens the breaker: refused.
+	if d, out := g.policies["login"].decide(clock.Now(), []byte("c"), 5); d.Allowed || out != OutcomeUnavailable {
+		t.Fatalf("fail_closed on the failure that opens the breaker: %+v %v, want 503", d, out)
+	}
+	if !e.store.down.Load() {
+		t.Fatal("store not known down after consecutive failures")
+	}
+	// A success closes the breaker and ends the failure run.
+	e.store.succeeded()
+	if e.store.down.Load() || e.store.failures.Load() != 0 {
+		t.Fatal("success did not close the breaker")
+	}
 	allowed := 0
 	for i := 0; i < 10; i++ {
 		d, out := g.policies["reads"].decide(clock.Now(), []byte("c"), 5)

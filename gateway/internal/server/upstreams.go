@@ -99,7 +99,7 @@ func buildUpstreams(cfg *config.Config, d upstreamDeps) (map[string]*upstream, e
 				MaxAttempts: rc.MaxAttempts, PerTryTimeout: rc.PerTryTimeout,
 				BackoffBase: rc.BackoffBase, BackoffMax: rc.BackoffMax,
 				OnStatus: proxy.NewStatusSet(rc.RetryOnStatus...),
-				Budget:   proxy.NewBudget(rc.BudgetPercent, rc.MinRetryConcurrency),
+				Budget:   proxy.NewBudget(rc.BudgetPercent, rc.MinRetryConcurrency, rc.MinRetriesPerSecond),
 				Rand:     rnd,
 			},
 			queueTimeout: c.Admission.QueueTimeout,
