@@ -141,7 +141,7 @@ func TestCoalescesThousandConcurrentMissesIntoOneFetch(t *testing.T) {
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			req.SetRequestURI("http://campus.test/roster")
-			if err := g.client.DoTimeout(req, resp, 30*time.Second); err != nil || string(resp.Body()) != "roster" {
+			if err := g.client.DoTimeout(req, resp, 40*time.Second); err != nil || string(resp.Body()) != "roster" {
 				bad.Add(1)
 				return
 			}

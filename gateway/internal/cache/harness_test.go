@@ -140,7 +140,9 @@ func startGW(t *testing.T, o *origin, opt gwOpts) *gw {
 	pol := c.Policy("api", opt.perUser, 0)
 	next := opt.upstream
 	if next == nil {
-		hc := &fasthttp.HostClient{Addr: o.addr, MaxConns: 2048, ReadTimeout: 5 * time.Second, MaxIdemponentCallAttempts: 1}
+		// Generous read timeouts: on a loaded machine a thousand connections
+		// can take seconds to open, and the tests are about cache semantics.
+		hc := &fasthttp.HostClient{Addr: o.addr, MaxConns: 2048, ReadTimeout: 30 * time.Second, MaxIdemponentCallAttempts: 1}
 		next = func(ctx *fasthttp.RequestCtx) {
 			if err := hc.Do(&ctx.Request, &ctx.Response); err != nil {
 				ctx.Response.Reset()
@@ -162,7 +164,7 @@ func startGW(t *testing.T, o *origin, opt gwOpts) *gw {
 	go srv.Serve(ln) //nolint:errcheck // ends with Shutdown
 	t.Cleanup(func() { _ = srv.Shutdown() })
 	g := &gw{c: c, clock: clock, origin: o, addr: ln.Addr().String(), reg: reg,
-		client: &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: 2048, ReadTimeout: 10 * time.Second}}
+		client: &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: 2048, ReadTimeout: 40 * time.Second}}
 	return g
 }
 
