@@ -207,3 +207,26 @@ func TestCSVImportRefusesControlCharacters(t *testing.T) {
 		t.Fatalf("rows written: %d, %v", n, err)
 	}
 }
+
+// TestDuplicateMembersRefused checks that a body naming a member twice
+// (which encoding/json would resolve silently, the last one winning) is
+// a 400 naming it, and writes nothing.
+func TestDuplicateMembersRefused(t *testing.T) {
+	t.Parallel()
+	c := newCampus(t, campusOpts{students: 20})
+	s := c.openSession(t)
+	student := id(c.roster[0])
+	body := `{"records":[{"student_id":"` + student + `","mark":"present","mark":"absent"}]}`
+	p := problemOf(t, c.faculty.send(t, "PUT", "/api/v1/sessions/"+s.ID+"/records", body), 400)
+	if len(p.Errors) != 1 || p.Errors[0].Field != "records[0].mark" {
+		t.Fatalf("duplicate mark: %+v", p.Errors)
+	}
+	if m := c.markOf(t, s.ID, student); m != "" {
+		t.Fatalf("a record was written: %s", m)
+	}
+	body = `{"records":[{"student_id":"` + student + `","mark":"present"}],"Records":[]}`
+	p = problemOf(t, c.faculty.send(t, "PUT", "/api/v1/sessions/"+s.ID+"/records", body), 400)
+	if len(p.Errors) != 1 || p.Errors[0].Field != "Records" {
+		t.Fatalf("records in two cases: %+v", p.Errors)
+	}
+}
