@@ -48,6 +48,11 @@ func TestChallengesFollowRFC6750(t *testing.T) {
 		return response{status: res.StatusCode, header: res.Header, body: body}
 	}
 	bearer := [2]string{"Authorization", "Bearer " + tk.AccessToken}
+	// One character changed inside the signature (the last one may
+	// carry only padding bits).
+	at := strings.LastIndexByte(tk.AccessToken, '.') + 10
+	swap := map[bool]string{true: "B", false: "A"}[tk.AccessToken[at] == 'A']
+	tampered := tk.AccessToken[:at] + swap + tk.AccessToken[at+1:]
 	const realm = `Bearer realm="campshub360"`
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("chal@staff.example:"+goodPassword))
 
@@ -69,7 +74,7 @@ func TestChallengesFollowRFC6750(t *testing.T) {
 		{"two api keys", [][2]string{{"X-API-Key", created.Key}, {"X-API-Key", created.Key}}, 400, realm + `, error="invalid_request", `, "invalid-request"},
 		{"token and key", [][2]string{bearer, {"X-API-Key", created.Key}}, 400, realm + `, error="invalid_request", `, "invalid-request"},
 		{"malformed token", [][2]string{{"Authorization", "Bearer not-a-jwt"}}, 401, realm + `, error="invalid_token", `, "unauthenticated"},
-		{"tampered token", [][2]string{{"Authorization", "Bearer " + tk.AccessToken[:len(tk.AccessToken)-2] + "AA"}}, 401, realm + `, error="invalid_token", `, "unauthenticated"},
+		{"tampered token", [][2]string{{"Authorization", "Bearer " + tampered}}, 401, realm + `, error="invalid_token", `, "unauthenticated"},
 		{"bad api key", [][2]string{{"X-API-Key", "garbage"}}, 401, realm + `, error="invalid_token", `, "unauthenticated"},
 		{"token", [][2]string{bearer}, 200, "", ""},
 		{"token after extra spaces", [][2]string{{"Authorization", "Bearer   " + tk.AccessToken}}, 200, "", ""},

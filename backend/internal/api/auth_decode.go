@@ -15,9 +15,9 @@ import (
 
 // decodeAuthJSON decodes the request body into dst strictly: one JSON
 // object, no unknown fields, no member given twice, no trailing data,
-// valid UTF-8. An empty body
-// decodes as {}. Errors are *domain.InvalidError naming the field (or
-// "body") in words safe to show.
+// valid UTF-8. An empty body decodes as {}. Errors are
+// *domain.InvalidError naming the field (or "body") in words safe to
+// show.
 func decodeAuthJSON(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")

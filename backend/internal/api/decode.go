@@ -61,8 +61,9 @@ func bodyWithin(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
 
 // decodeJSON decodes the request body into v strictly: the media type is
 // JSON, the body is at most limit bytes and holds exactly one JSON object,
-// every member is a known field of the right type, given once per object. Violations are an
-// *domain.InvalidError naming the field ("records[3].mark") or "body".
+// every member is a known field of the right type, given once per object.
+// Violations are an *domain.InvalidError naming the field
+// ("records[3].mark") or "body".
 func decodeJSON(ctx *fasthttp.RequestCtx, v any, limit int) error {
 	body, err := bodyWithin(ctx, limit)
 	if err != nil {

@@ -141,7 +141,7 @@ func (a *Authenticator) Authenticate(ctx *fasthttp.RequestCtx) (*authz.Principal
 	case nk > 1:
 		bad = "Send exactly one X-API-Key header"
 	case len(h) > 0 && len(key) > 0:
-		bad = "Send either a bearer token or an API key, not both"
+		bad = "Send either the Authorization header or X-API-Key, not both"
 	}
 	if bad != "" {
 		a.o.Metrics.Inc(EventTokenRejected)
