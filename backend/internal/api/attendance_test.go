@@ -101,13 +101,14 @@ func TestBulkMarking(t *testing.T) {
 	if res.Counts.Created != 2 || res.Counts.Errors != 1 || res.Status != "open" {
 		t.Fatalf("first marking: %+v", res)
 	}
-	if res.Results[0].Result != "created" || str(res.Results[0].Mark) != "present" ||
-		res.Results[2].Result != "error" || str(res.Results[2].Error) != "not_enrolled" || res.Results[2].StudentID != outsider {
+	if res.Results[0].Result != "created" || str(res.Results[0].Mark) != "present" || res.Results[0].Previous != nil ||
+		res.Results[2].Previous != nil || res.Results[2].Result != "error" || str(res.Results[2].Error) != "not_enrolled" || res.Results[2].StudentID != outsider {
 		t.Fatalf("per-row results: %+v", res.Results)
 	}
 	// The same marks again change nothing; a new mark is an update.
 	res = c.mark(t, s.ID, [2]string{r0, "present"}, [2]string{r1, "excused"})
-	if res.Results[0].Result != "unchanged" || res.Results[1].Result != "updated" || str(res.Results[1].Previous) != "absent" || str(res.Results[1].Mark) != "excused" {
+	if res.Results[0].Result != "unchanged" || str(res.Results[0].Mark) != "present" || str(res.Results[0].Previous) != "present" ||
+		res.Results[1].Result != "updated" || str(res.Results[1].Previous) != "absent" || str(res.Results[1].Mark) != "excused" {
 		t.Fatalf("second marking: %+v", res.Results)
 	}
 	if c.markOf(t, s.ID, outsider) != "" {

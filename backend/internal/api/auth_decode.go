@@ -14,9 +14,10 @@ import (
 )
 
 // decodeAuthJSON decodes the request body into dst strictly: one JSON
-// object, no unknown fields, no trailing data, valid UTF-8. An empty body
-// decodes as {}. Errors are *domain.InvalidError naming the field (or
-// "body") in words safe to show.
+// object, no unknown fields, no member given twice, no trailing data,
+// valid UTF-8. An empty body decodes as {}. Errors are
+// *domain.InvalidError naming the field (or "body") in words safe to
+// show.
 func decodeAuthJSON(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
@@ -31,6 +32,9 @@ func decodeAuthJSON(body []byte, dst any) error {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return domain.Invalid("body", "must hold a single JSON object")
+	}
+	if path, dup := duplicateKey(body); dup {
+		return domain.Invalid(path, duplicateKeyMessage)
 	}
 	return nil
 }

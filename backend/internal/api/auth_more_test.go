@@ -178,9 +178,11 @@ func TestAPIKeys(t *testing.T) {
 			t.Fatalf("bad key %q: %d", bad, r.status)
 		}
 	}
-	// A bearer token and a key together are refused.
-	if r := st.do(t, "GET", "/api/v1/students", map[string]string{"X-API-Key": created.Key, "Authorization": "Bearer " + tk.AccessToken}); r.status != 401 {
-		t.Fatalf("both credentials: %d", r.status)
+	// A bearer token and a key together are refused (RFC 6750 §3.1:
+	// more than one method is invalid_request).
+	if r := st.do(t, "GET", "/api/v1/students", map[string]string{"X-API-Key": created.Key, "Authorization": "Bearer " + tk.AccessToken}); r.status != 400 ||
+		!strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_request"`) {
+		t.Fatalf("both credentials: %d %q", r.status, r.header.Get("WWW-Authenticate"))
 	}
 	// Students cannot hold keys.
 	stu := st.login(t, "stu@students.example", goodPassword)

@@ -443,7 +443,10 @@ func createHoliday(a *API, ctx *fasthttp.RequestCtx) error {
 }
 
 func deleteHoliday(a *API, ctx *fasthttp.RequestCtx) error {
-	raw, _ := ctx.UserValue("date").(string)
+	raw, err := pathParam(ctx, "date")
+	if err != nil {
+		return err
+	}
 	d, ok := domain.ParseDate(raw)
 	if !ok {
 		return domain.Invalid("date", domain.DateRangeMessage)

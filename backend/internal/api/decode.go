@@ -71,8 +71,9 @@ func emptyBody(ctx *fasthttp.RequestCtx) error {
 
 // decodeJSON decodes the request body into v strictly: the media type is
 // JSON, the body is at most limit bytes and holds exactly one JSON object,
-// every member is a known field of the right type. Violations are an
-// *domain.InvalidError naming the field ("records[3].mark") or "body".
+// every member is a known field of the right type, given once per object.
+// Violations are an *domain.InvalidError naming the field
+// ("records[3].mark") or "body".
 func decodeJSON(ctx *fasthttp.RequestCtx, v any, limit int) error {
 	body, err := bodyWithin(ctx, limit)
 	if err != nil {
@@ -97,6 +98,9 @@ func unmarshalStrict(body []byte, v any) error {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return domain.Invalid("body", "must hold a single JSON object and nothing after it")
+	}
+	if path, dup := duplicateKey(body); dup {
+		return domain.Invalid(path, duplicateKeyMessage)
 	}
 	return nil
 }

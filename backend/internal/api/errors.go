@@ -47,6 +47,8 @@ const (
 //	*domain.ConflictError    -> 409, type slug from its code (illegal-transition,
 //	                            session-locked, duplicate, double-booked, ...), errors[] naming the field
 //	domain.ErrNotFound       -> 404 not-found
+//	domain.ErrUnstorableText -> 400 validation (logged at warn: an input check
+//	                            missed text the database refused)
 //	auth.ErrConflict         -> 409 conflict
 //	*auth.LockedError        -> 429 too-many-attempts, Retry-After
 //	domain.ErrUnavailable, auth.ErrBusy
@@ -117,6 +119,12 @@ func (a *API) fail(ctx *fasthttp.RequestCtx, err error) {
 	case errors.Is(err, domain.ErrNotFound):
 		writeProblem(ctx, problem.New(fasthttp.StatusNotFound, slugNotFound, "Not Found",
 			"The requested resource does not exist."))
+	case errors.Is(err, domain.ErrUnstorableText):
+		a.log.Warn("input text refused by the database",
+			"request_id", string(ctx.Response.Header.Peek(requestid.Header)),
+			"route", string(ctx.Path()), "error", err.Error())
+		writeProblem(ctx, problem.New(fasthttp.StatusBadRequest, slugValidation, "Invalid request",
+			"The request contains text that cannot be stored: a NUL or other control character, or bytes that are not UTF-8."))
 	case errors.Is(err, domain.ErrUnavailable):
 		a.log.Warn("dependency unavailable",
 			"request_id", string(ctx.Response.Header.Peek(requestid.Header)),

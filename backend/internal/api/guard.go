@@ -24,7 +24,8 @@ const (
 )
 
 // authorize enforces r.access with authz.Middleware (401 without or with
-// bad credentials, 403 for a role the route does not admit), then the two
+// bad credentials, 400 for ambiguous ones, 403 for a role the route does
+// not admit; RFC 6750 §3 challenges), then the two
 // gates on the established principal:
 //
 //   - an account that must change its password is served only by the
@@ -34,7 +35,8 @@ const (
 //
 // Every refusal is counted per route and reason
 // (campshub_backend_authz_denials_total); 403s are also counted as
-// security events and audited (401s are counted by the authenticator).
+// security events and audited (400s and 401s are counted by the
+// authenticator).
 func (a *API) authorize(r route, next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	denials := a.metrics.denials.MustCurryWith(prometheus.Labels{"route": r.template})
 	gated := func(ctx *fasthttp.RequestCtx) {
@@ -50,7 +52,7 @@ func (a *API) authorize(r route, next fasthttp.RequestHandler) fasthttp.RequestH
 		case p.APIKeyID != uuid.Nil && !auth.HasScope(p.Scopes, r.scope):
 			denials.WithLabelValues("insufficient_scope").Inc()
 			a.denied(ctx, r, p, "insufficient_scope")
-			ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="campshub360", error="insufficient_scope"`)
+			ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="`+authz.Realm+`", error="insufficient_scope"`)
 			detail := "API keys cannot call account and authentication routes; sign in as a user."
 			if r.scope != "" {
 				detail = "This API key's scopes do not include " + r.scope + "."

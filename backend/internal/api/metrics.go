@@ -13,7 +13,7 @@ import (
 //	campshub_backend_http_requests_total{route,method,code}          counter
 //	campshub_backend_http_request_duration_seconds{route,method}     histogram
 //	campshub_backend_http_requests_in_flight{route}                  gauge
-//	campshub_backend_authz_denials_total{route,reason}               counter: 401/403 by authz.Denial
+//	campshub_backend_authz_denials_total{route,reason}               counter: 400/401/403 by authz.Denial
 //	campshub_backend_audit_dropped_total                             counter: events the recorder refused
 type httpMetrics struct {
 	requests     *prometheus.CounterVec

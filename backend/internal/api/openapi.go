@@ -261,7 +261,8 @@ func buildOpenAPI(table []routeSpec) ([]byte, error) {
 			op["security"] = []any{}
 		} else {
 			op["security"] = []any{map[string]any{"bearerAuth": []string{}}}
-			responses["401"] = problemResponse("missing or invalid credentials")
+			responses["400"] = problemResponse("invalid parameters or body, each error naming its field; or credentials sent twice, both a token and a key, or the Bearer scheme without a token (WWW-Authenticate error=\"invalid_request\")")
+			responses["401"] = problemResponse("missing or invalid credentials (WWW-Authenticate: Bearer, error=\"invalid_token\" when a token or key was given)")
 			responses["403"] = problemResponse("the caller's role may not do this")
 			roles := r.access.AllowedRoles()
 			names := make([]string, len(roles))

@@ -1,10 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"errors"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
@@ -14,17 +18,52 @@ import (
 )
 
 // query validates a request's query parameters: only the accepted names,
-// each at most once, each well-formed. Getters record violations and
-// return zero values; err() reports them all at once. Every getter except
-// the paging ones also records the normalized value in the canonical
-// filter string a cursor is bound to, so call the filter getters before
-// page(). Not safe for concurrent use.
+// each at most once, each valid UTF-8 text without control characters
+// (textMessage), each well-formed. Getters record violations and return
+// zero values; err() reports them all at once. Every getter except the
+// paging ones also records the normalized value in the canonical filter
+// string a cursor is bound to, so call the filter getters before page().
+// It is the only reader of query strings: handlers never read
+// ctx.QueryArgs() themselves. Not safe for concurrent use.
 type query struct {
 	raw     map[string][]byte
 	v       domain.Violations
 	canon   strings.Builder
 	badArgs bool
+	// rejected holds the names whose value is not text; getters treat
+	// them as absent (their violation is already recorded).
+	rejected map[string]bool
 }
+
+// textMessage explains a query or path parameter that is not text.
+const textMessage = "must be valid UTF-8 text without control characters"
+
+// isText reports whether s is valid UTF-8 without control characters:
+// C0 (U+0000..U+001F, tab and newline included), DEL and C1
+// (U+0080..U+009F), the characters unicode.IsControl reports. NUL in
+// particular is refused here, before any store call, as PostgreSQL
+// rejects it in text (SQLSTATE 22021). It does not allocate.
+func isText(s string) bool {
+	for i, r := range s {
+		if unicode.IsControl(r) || r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD") {
+			return false
+		}
+	}
+	return true
+}
+
+// isTextBytes is isText for a byte slice (without copying it).
+func isTextBytes(b []byte) bool {
+	for i, r := range string(b) {
+		if unicode.IsControl(r) || r == utf8.RuneError && !bytes.HasPrefix(b[i:], replacementChar) {
+			return false
+		}
+	}
+	return true
+}
+
+// replacementChar is U+FFFD encoded, which isText accepts as given text.
+var replacementChar = []byte("\uFFFD")
 
 // parseQuery reads args, accepting only the names in allowed (plus limit
 // and cursor when paged).
@@ -55,9 +94,26 @@ func parseQuery(args *fasthttp.Args, paged bool, allowed ...string) *query {
 			q.badArgs = true
 		default:
 			q.raw[name] = append([]byte{}, val...)
+			if !isTextBytes(val) {
+				q.bad(name, textMessage)
+				if q.rejected == nil {
+					q.rejected = make(map[string]bool, 1)
+				}
+				q.rejected[name] = true
+			}
 		}
 	}
 	return q
+}
+
+// get returns the raw value of parameter name and whether it was given;
+// a value already rejected as not text counts as not given.
+func (q *query) get(name string) ([]byte, bool) {
+	v, ok := q.raw[name]
+	if !ok || q.rejected[name] {
+		return nil, false
+	}
+	return v, true
 }
 
 func (q *query) bad(name, msg string) {
@@ -75,7 +131,7 @@ func (q *query) note(name, value string) {
 // str returns a parameter's raw value (trimmed) and whether it was given
 // non-empty; given but empty is a violation.
 func (q *query) str(name string) (string, bool) {
-	v, ok := q.raw[name]
+	v, ok := q.get(name)
 	if !ok {
 		q.note(name, "")
 		return "", false
@@ -91,7 +147,7 @@ func (q *query) str(name string) (string, bool) {
 
 // code returns an upper-cased code checked by valid.
 func (q *query) code(name string, valid func(string) bool, msg string) string {
-	v, ok := q.raw[name]
+	v, ok := q.get(name)
 	if !ok {
 		q.note(name, "")
 		return ""
@@ -107,7 +163,7 @@ func (q *query) code(name string, valid func(string) bool, msg string) string {
 
 // id returns a UUID parameter (uuid.Nil when absent).
 func (q *query) id(name string) uuid.UUID {
-	v, ok := q.raw[name]
+	v, ok := q.get(name)
 	if !ok {
 		q.note(name, "")
 		return uuid.Nil
@@ -124,7 +180,7 @@ func (q *query) id(name string) uuid.UUID {
 // date returns a YYYY-MM-DD parameter (zero when absent). "today" is
 // accepted when today is not nil and resolves to it.
 func (q *query) date(name string, today func() time.Time) time.Time {
-	v, ok := q.raw[name]
+	v, ok := q.get(name)
 	if !ok {
 		q.note(name, "")
 		return time.Time{}
@@ -146,7 +202,7 @@ func (q *query) date(name string, today func() time.Time) time.Time {
 
 // instant returns an RFC 3339 parameter (zero when absent).
 func (q *query) instant(name string) time.Time {
-	v, ok := q.raw[name]
+	v, ok := q.get(name)
 	if !ok {
 		q.note(name, "")
 		return time.Time{}
@@ -162,7 +218,7 @@ func (q *query) instant(name string) time.Time {
 
 // integer returns an integer parameter within [lo, hi] (def when absent).
 func (q *query) integer(name string, lo, hi, def int, msg string) int {
-	v, ok := q.raw[name]
+	v, ok := q.get(name)
 	if !ok {
 		q.note(name, "")
 		return def
@@ -178,7 +234,7 @@ func (q *query) integer(name string, lo, hi, def int, msg string) int {
 
 // enum returns a parameter that must be one of values.
 func (q *query) enum(name string, values []string) string {
-	v, ok := q.raw[name]
+	v, ok := q.get(name)
 	if !ok {
 		q.note(name, "")
 		return ""
@@ -196,7 +252,7 @@ func (q *query) enum(name string, values []string) string {
 
 // boolean returns an optional true/false parameter.
 func (q *query) boolean(name string) *bool {
-	v, ok := q.raw[name]
+	v, ok := q.get(name)
 	if !ok {
 		q.note(name, "")
 		return nil
@@ -217,7 +273,7 @@ func (q *query) boolean(name string) *bool {
 
 // percent returns a percentage parameter in hundredths (def when absent).
 func (q *query) percent(name string, def domain.Percent) domain.Percent {
-	v, ok := q.raw[name]
+	v, ok := q.get(name)
 	if !ok {
 		q.note(name, "")
 		return def
@@ -235,7 +291,7 @@ func (q *query) percent(name string, def domain.Percent) domain.Percent {
 // the cursor, which must have been issued for the same list and filters.
 func (q *query) page(scope string) domain.PageQuery {
 	p := domain.PageQuery{Limit: domain.DefaultPageLimit}
-	if v, ok := q.raw["limit"]; ok {
+	if v, ok := q.get("limit"); ok {
 		n, good := parseSmallInt(v)
 		if !good || !domain.ValidLimit(n) {
 			// Reported first: it is the first parameter of every list.
@@ -244,7 +300,7 @@ func (q *query) page(scope string) domain.PageQuery {
 			p.Limit = n
 		}
 	}
-	if v, ok := q.raw["cursor"]; ok {
+	if v, ok := q.get("cursor"); ok {
 		key, err := cursor.Decode(string(v), scope, q.canon.String())
 		switch {
 		case errors.Is(err, cursor.ErrMismatch):
@@ -279,10 +335,32 @@ func (q *query) err() error { return q.v.Err() }
 // uuidMessage explains a malformed UUID.
 const uuidMessage = "must be a UUID such as 0191d9a0-8b5e-7c3a-9f1e-2a3b4c5d6e7f"
 
+// pathParam returns the path parameter name, percent-decoded (the router
+// matches the path as sent, RFC 3986 §2.1), or an *InvalidError naming it
+// when it is not text (isText) or holds a malformed escape. It is the
+// only reader of path parameters.
+func pathParam(ctx *fasthttp.RequestCtx, name string) (string, error) {
+	raw, _ := ctx.UserValue(name).(string)
+	if strings.IndexByte(raw, '%') >= 0 {
+		s, err := url.PathUnescape(raw)
+		if err != nil {
+			return "", domain.Invalid(name, textMessage)
+		}
+		raw = s
+	}
+	if !isText(raw) {
+		return "", domain.Invalid(name, textMessage)
+	}
+	return raw, nil
+}
+
 // pathID returns the path parameter name as a UUID, or an *InvalidError
 // naming it.
 func pathID(ctx *fasthttp.RequestCtx, name string) (uuid.UUID, error) {
-	raw, _ := ctx.UserValue(name).(string)
+	raw, err := pathParam(ctx, name)
+	if err != nil {
+		return uuid.Nil, err
+	}
 	id, ok := parseUUID(raw)
 	if !ok {
 		return uuid.Nil, domain.Invalid(name, uuidMessage)

@@ -447,6 +447,10 @@ func parseStudentCSV(body []byte) ([]studentRequest, error) {
 		for _, c := range studentCSVColumns {
 			known = known || c == h
 		}
+		if _, dup := index[h]; dup && known {
+			v.Add(h, "column is given more than once")
+			continue
+		}
 		if !known {
 			v.Add(clip([]byte(h), 64), "is not a known column; accepted: "+strings.Join(studentCSVColumns, ", "))
 		}

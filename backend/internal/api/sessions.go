@@ -228,7 +228,7 @@ type markResultJSON struct {
 	StudentID string  `json:"student_id" format:"uuid"`
 	Result    string  `json:"result" enum:"created,updated,unchanged,error"`
 	Mark      *string `json:"mark" enum:"present,absent,late,excused" doc:"the stored mark (late rule applied); null on error"`
-	Previous  *string `json:"previous" enum:"present,absent,late,excused" doc:"the mark before an update"`
+	Previous  *string `json:"previous" enum:"present,absent,late,excused" doc:"the mark before this request: equal to mark when unchanged, null when created or on error"`
 	Error     *string `json:"error" enum:"not_enrolled" doc:"why the row was not written"`
 }
 
@@ -376,10 +376,16 @@ func appendMarkReply(b []byte, r domain.MarkReply) []byte {
 		b = appendString(b, string(x.Outcome))
 		b = appendKey(b, "mark", false)
 		b = appendOptString(b, string(x.Mark))
+		// previous is the mark held before this request: the old one of
+		// an update, the current one of an unchanged row, none when
+		// created.
 		b = appendKey(b, "previous", false)
-		if x.Outcome == domain.OutcomeUpdated {
+		switch x.Outcome {
+		case domain.OutcomeUpdated:
 			b = appendOptString(b, string(x.Before))
-		} else {
+		case domain.OutcomeUnchanged:
+			b = appendOptString(b, string(x.Mark))
+		default:
 			b = append(b, "null"...)
 		}
 		b = append(b, `,"error":null}`...)

@@ -112,6 +112,8 @@ func TestErrorMapping(t *testing.T) {
 		{fmt.Errorf("list students: %w: %w", domain.ErrUnavailable, context.DeadlineExceeded), 503, "/unavailable"},
 		{domain.ErrNotFound, 404, "/not-found"},
 		{domain.Invalid("department", domain.UnknownDepartmentMessage), 400, "/validation"},
+		// The backstop for text the database refuses (SQLSTATE 22021).
+		{fmt.Errorf("list students: %w: %w", domain.ErrUnstorableText, errors.New(`invalid byte sequence 0x00 secret`)), 400, "/validation"},
 	} {
 		srv := startFake(t, api.Deps{Store: fakeStore{err: tc.err}})
 		r := srv.get(t, "/api/v1/students")

@@ -50,8 +50,11 @@ type AuthenticatorOptions struct {
 //   - X-API-Key: <key>: an API key whose secret matches the stored SHA-256
 //     (constant-time), not revoked or expired, whose owner is active.
 //
-// Both at once, a malformed header, or any failed check is
-// authz.ErrInvalidCredentials; gateway headers such as
+// Either header twice, both at once, or the Bearer scheme without a token
+// is an *authz.RequestError (400 invalid_request); Authorization in
+// another scheme is no credentials (401 without an error code); any failed
+// check of a token or key is authz.ErrInvalidCredentials (401
+// invalid_token, RFC 6750 §3.1); gateway headers such as
 // X-Authenticated-Subject are never read. A token's signature is verified
 // once and remembered until its expiry (bounded memory); revocation and
 // user state are checked on every request. Safe for concurrent use.
@@ -119,30 +122,66 @@ func NewAuthenticator(o AuthenticatorOptions) (*Authenticator, error) {
 }
 
 var (
-	bearerScheme = []byte("bearer ")
-	headerAPIKey = []byte("X-API-Key")
+	bearerScheme        = []byte("bearer")
+	headerAuthorization = []byte(fasthttp.HeaderAuthorization)
+	headerAPIKey        = []byte("X-API-Key")
 )
 
-// Authenticate implements authz.Authenticator.
+// Authenticate implements authz.Authenticator. Following RFC 6750 §3.1,
+// a request without credentials, or with Authorization in another scheme
+// (Basic, ...), is anonymous (nil, nil); one sending credentials
+// ambiguously (Authorization or X-API-Key twice, both at once) or the
+// Bearer scheme without a token is an *authz.RequestError.
 func (a *Authenticator) Authenticate(ctx *fasthttp.RequestCtx) (*authz.Principal, error) {
-	h := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
-	key := ctx.Request.Header.PeekBytes(headerAPIKey)
+	h, key, nh, nk := credentialHeaders(&ctx.Request.Header)
+	var bad string
+	switch {
+	case nh > 1:
+		bad = "Send exactly one Authorization header"
+	case nk > 1:
+		bad = "Send exactly one X-API-Key header"
+	case len(h) > 0 && len(key) > 0:
+		bad = "Send either the Authorization header or X-API-Key, not both"
+	}
+	if bad != "" {
+		a.o.Metrics.Inc(EventTokenRejected)
+		return nil, &authz.RequestError{Description: bad}
+	}
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.o.QueryTimeout)
 	defer cancel()
-	switch {
-	case len(h) > 0 && len(key) > 0:
-		a.o.Metrics.Inc(EventTokenRejected)
-		return nil, fmt.Errorf("%w: both a bearer token and an API key", authz.ErrInvalidCredentials)
-	case len(key) > 0:
+	if len(key) > 0 {
 		return a.AuthenticateAPIKey(qctx, key)
-	case len(h) == 0:
+	}
+	// credentials = auth-scheme [ 1*SP token68 ] (RFC 9110 §11.4).
+	scheme, tok, _ := bytes.Cut(h, []byte{' '})
+	if len(h) == 0 || !bytes.EqualFold(scheme, bearerScheme) {
 		return nil, nil
 	}
-	if len(h) <= len(bearerScheme) || !bytes.EqualFold(h[:len(bearerScheme)], bearerScheme) {
+	if tok = bytes.TrimLeft(tok, " "); len(tok) == 0 {
 		a.o.Metrics.Inc(EventTokenRejected)
-		return nil, fmt.Errorf("%w: Authorization is not a Bearer token", authz.ErrInvalidCredentials)
+		return nil, &authz.RequestError{Description: "The Bearer scheme needs an access token after it"}
 	}
-	return a.AuthenticateToken(qctx, h[len(bearerScheme):])
+	return a.AuthenticateToken(qctx, tok)
+}
+
+// credentialHeaders returns the first Authorization and X-API-Key values
+// and how many lines of each the request has. It does not allocate.
+func credentialHeaders(h *fasthttp.RequestHeader) (authorization, apiKey []byte, nAuthorization, nAPIKey int) {
+	for k, v := range h.All() {
+		switch {
+		case bytes.EqualFold(k, headerAuthorization):
+			if nAuthorization == 0 {
+				authorization = v
+			}
+			nAuthorization++
+		case bytes.EqualFold(k, headerAPIKey):
+			if nAPIKey == 0 {
+				apiKey = v
+			}
+			nAPIKey++
+		}
+	}
+	return authorization, apiKey, nAuthorization, nAPIKey
 }
 
 // AuthenticateToken authenticates a raw access token (without "Bearer ").

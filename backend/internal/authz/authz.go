@@ -65,21 +65,41 @@ type Principal struct {
 // Is reports whether the principal has one of roles.
 func (p *Principal) Is(roles ...Role) bool { return slices.Contains(roles, p.Role) }
 
-// Errors an Authenticator returns. Both answer 401 with
-// WWW-Authenticate: Bearer error="invalid_token" (RFC 6750 §3.1); the
-// distinction is for logs and metrics.
+// Errors an Authenticator returns, answered by Middleware with the
+// challenges of RFC 6750 §3.1:
 var (
 	// ErrInvalidCredentials: a token or key was presented and is invalid
-	// (malformed, expired, revoked, unknown).
+	// (malformed, expired, revoked, unknown): 401, error="invalid_token".
+	// An expired token also matches token.ErrExpired (wrapped), which
+	// the challenge's error_description tells apart.
 	ErrInvalidCredentials = errors.New("authz: invalid credentials")
+	// ErrInvalidRequest is matched by every *RequestError.
+	ErrInvalidRequest = errors.New("authz: malformed credentials")
 )
+
+// RequestError reports credentials sent in a way the server refuses to
+// interpret (RFC 6750 §3.1 invalid_request): more than one Authorization
+// or X-API-Key header, a bearer token and an API key at once, a Bearer
+// scheme without a token. Middleware answers 400 with Description, which
+// is safe for clients (it becomes error_description, so it holds no
+// double quote or backslash). errors.Is(err, ErrInvalidRequest) matches.
+type RequestError struct {
+	Description string
+}
+
+// Error returns "authz: malformed credentials: <description>".
+func (e *RequestError) Error() string { return ErrInvalidRequest.Error() + ": " + e.Description }
+
+// Is makes errors.Is(err, ErrInvalidRequest) true.
+func (e *RequestError) Is(target error) bool { return target == ErrInvalidRequest }
 
 // Authenticator establishes the Principal of a request from its
 // credentials (Authorization: Bearer, X-API-Key). It returns (nil, nil)
-// when the request carries no credentials, and ErrInvalidCredentials
-// (possibly wrapped) when it carries bad ones; any other error is an
-// internal failure (503/500). Implementations must be safe for concurrent
-// use.
+// when the request carries no credentials of a scheme it accepts (none,
+// or Authorization in another scheme such as Basic), a *RequestError when
+// they are sent ambiguously or malformed, and ErrInvalidCredentials
+// (possibly wrapped) when they are bad; any other error is an internal
+// failure (503/500). Implementations must be safe for concurrent use.
 type Authenticator interface {
 	Authenticate(ctx *fasthttp.RequestCtx) (*Principal, error)
 }

@@ -3,6 +3,7 @@ package authz_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -11,6 +12,7 @@ import (
 	"github.com/campshub360/edge/backend/internal/authz"
 	"github.com/campshub360/edge/backend/internal/authz/authztest"
 	"github.com/campshub360/edge/shared/problem"
+	"github.com/campshub360/edge/shared/token"
 )
 
 func TestMiddlewareMatrix(t *testing.T) {
@@ -95,5 +97,53 @@ func TestParseRole(t *testing.T) {
 	}
 	if _, ok := authz.ParseRole("root"); ok {
 		t.Fatal("accepted root")
+	}
+}
+
+// TestMiddlewareChallenges checks the answer to each Authenticator
+// outcome: status, problem, and the RFC 6750 §3 challenge.
+func TestMiddlewareChallenges(t *testing.T) {
+	const realm = `Bearer realm="campshub360"`
+	for _, tc := range []struct {
+		name      string
+		err       error
+		status    int
+		challenge string
+		denial    authz.Denial
+	}{
+		{"no credentials", nil, 401, realm, authz.DenialNoCredentials},
+		{"invalid token", fmt.Errorf("%w: %w", authz.ErrInvalidCredentials, token.ErrSignature), 401,
+			realm + `, error="invalid_token", error_description="The access token or API key is not valid"`, authz.DenialInvalidCredentials},
+		{"expired token", fmt.Errorf("%w: %w", authz.ErrInvalidCredentials, token.ErrExpired), 401,
+			realm + `, error="invalid_token", error_description="The access token expired"`, authz.DenialInvalidCredentials},
+		{"ambiguous request", fmt.Errorf("wrapped: %w", &authz.RequestError{Description: "Send exactly one Authorization header"}), 400,
+			realm + `, error="invalid_request", error_description="Send exactly one Authorization header"`, authz.DenialInvalidRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var denials []authz.Denial
+			mw := authz.Middleware(authz.Authenticated(), authz.Options{
+				Authn:  authz.AuthenticatorFunc(func(*fasthttp.RequestCtx) (*authz.Principal, error) { return nil, tc.err }),
+				Fail:   func(ctx *fasthttp.RequestCtx, err error) { t.Fatalf("Fail(%v)", err) },
+				Denied: func(_ *fasthttp.RequestCtx, r authz.Denial, _ *authz.Principal) { denials = append(denials, r) },
+			}, func(ctx *fasthttp.RequestCtx) { t.Fatal("handler ran") })
+			var ctx fasthttp.RequestCtx
+			mw(&ctx)
+			if got := ctx.Response.StatusCode(); got != tc.status {
+				t.Fatalf("status %d, want %d", got, tc.status)
+			}
+			if got := string(ctx.Response.Header.Peek("WWW-Authenticate")); got != tc.challenge {
+				t.Fatalf("WWW-Authenticate %q, want %q", got, tc.challenge)
+			}
+			var p problem.Problem
+			if err := json.Unmarshal(ctx.Response.Body(), &p); err != nil || p.Status != tc.status || p.Detail == "" {
+				t.Fatalf("not a problem body: %s", ctx.Response.Body())
+			}
+			if string(ctx.Response.Header.Peek("Cache-Control")) != "no-store" {
+				t.Fatal("refusal cacheable")
+			}
+			if len(denials) != 1 || denials[0] != tc.denial {
+				t.Fatalf("denials %v, want %s", denials, tc.denial)
+			}
+		})
 	}
 }

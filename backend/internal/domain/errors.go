@@ -19,6 +19,14 @@ var ErrNotFound = errors.New("not found")
 // for logs).
 var ErrUnavailable = errors.New("dependency unavailable")
 
+// ErrUnstorableText reports input text the database refused to store or
+// compare: a NUL character or one outside the database encoding
+// (PostgreSQL SQLSTATE 22021 character_not_in_repertoire, 22P05
+// untranslatable_character). Input is checked before it reaches a store,
+// so this is the backstop for a check that was missed: the request was
+// bad (400), not the server. Stores wrap the cause with it.
+var ErrUnstorableText = errors.New("text the database cannot store")
+
 // ErrConflict is matched (errors.Is) by every *ConflictError.
 var ErrConflict = errors.New("conflict")
 

@@ -30,16 +30,25 @@ func (t *Tokens) Add(token string, p *authz.Principal) string {
 	return token
 }
 
-// Authenticate implements authz.Authenticator: no Authorization header is
-// anonymous, an unknown bearer is ErrInvalidCredentials.
+// Authenticate implements authz.Authenticator like the real one at the
+// header level: no Authorization header, or one in another scheme, is
+// anonymous; two are an *authz.RequestError; an unknown bearer is
+// ErrInvalidCredentials.
 func (t *Tokens) Authenticate(ctx *fasthttp.RequestCtx) (*authz.Principal, error) {
-	h := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
-	if len(h) == 0 {
-		return nil, nil
+	var h []byte
+	n := 0
+	for k, v := range ctx.Request.Header.All() {
+		if bytes.EqualFold(k, []byte(fasthttp.HeaderAuthorization)) {
+			h = v
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, &authz.RequestError{Description: "Send exactly one Authorization header"}
 	}
 	tok, ok := bytes.CutPrefix(h, []byte("Bearer "))
 	if !ok {
-		return nil, authz.ErrInvalidCredentials
+		return nil, nil
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()

@@ -13,7 +13,8 @@ import (
 )
 
 // wrapErr prefixes err with op and, when it means the database could not
-// answer, also wraps domain.ErrUnavailable. nil stays nil.
+// answer, also wraps domain.ErrUnavailable; text the database refused
+// (unstorableText) also wraps domain.ErrUnstorableText. nil stays nil.
 func wrapErr(op string, err error) error {
 	if err == nil {
 		return nil
@@ -21,7 +22,19 @@ func wrapErr(op string, err error) error {
 	if unavailable(err) {
 		return fmt.Errorf("%s: %w: %w", op, domain.ErrUnavailable, err)
 	}
+	if unstorableText(err) {
+		return fmt.Errorf("%s: %w: %w", op, domain.ErrUnstorableText, err)
+	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// unstorableText reports PostgreSQL's refusals of a text parameter: NUL
+// or an invalid byte sequence (22021 character_not_in_repertoire) and a
+// character with no equivalent in the server encoding (22P05
+// untranslatable_character), PostgreSQL Appendix A.
+func unstorableText(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "22021" || pgErr.Code == "22P05")
 }
 
 // unavailable reports whether err is a failure to get an answer (timeouts,
