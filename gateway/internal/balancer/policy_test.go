@@ -377,6 +377,30 @@ func TestSlowStartFactor(t *testing.T) {
 	}
 }
 
+// TestActiveRecoveryEndsPassiveEjection: an instance the active checks
+// saw go down and come back is unejected at once; one they never saw down
+// serves its ejection out.
+func TestActiveRecoveryEndsPassiveEjection(t *testing.T) {
+	sec := int64(time.Second)
+	u := NewUpstream("p", "a:1", 1, 0, ClientOptions{}, StateOptions{})
+	u.Eject(t0, t0+90*sec, "consecutive_errors", 3)
+	u.SetHealthy(true, t0+sec) // no change of state: nothing ends
+	if !u.Ejected(t0 + 2*sec) {
+		t.Fatal("a healthy verdict without an outage ended the ejection")
+	}
+	u.SetHealthy(false, t0+2*sec)
+	u.SetHealthy(true, t0+5*sec)
+	if u.Ejected(t0+5*sec) || !u.Available(t0+5*sec) {
+		t.Fatal("still ejected after the active checks saw the instance recover")
+	}
+	u.infoMu.Lock()
+	info := u.ejection
+	u.infoMu.Unlock()
+	if !info.Until.Equal(time.Unix(0, t0+5*sec)) || info.Count != 3 {
+		t.Fatalf("ejection info %+v", info)
+	}
+}
+
 func TestFullInstancesArePassedOver(t *testing.T) {
 	p := &Pool{Name: "p"}
 	for i := 0; i < 3; i++ {

@@ -277,9 +277,13 @@ func (u *Upstream) cost(now int64) float64 {
 func (u *Upstream) Healthy() bool { return u.healthy.Load() }
 
 // SetHealthy records an active health check verdict. When the instance
-// turns healthy and now is non-zero, a slow start begins at now (pass 0
-// for an instance's first verdict after start or reload, which needs no
-// ramp). It reports whether the state changed.
+// turns healthy and now is non-zero (a recovery; pass 0 for an instance's
+// first verdict after start or reload, which needs no ramp), a slow start
+// begins at now, and a passive ejection still running ends at now: the
+// errors that caused it belong to the outage the active checks saw end
+// (Envoy's successful_active_health_check_uneject_host). An instance the
+// active checks never saw down stays ejected. It reports whether the state
+// changed.
 func (u *Upstream) SetHealthy(healthy bool, now int64) bool {
 	if u.healthy.Swap(healthy) == healthy {
 		return false
@@ -287,6 +291,11 @@ func (u *Upstream) SetHealthy(healthy bool, now int64) bool {
 	u.stateChanges.Add(1)
 	if healthy && now != 0 {
 		u.upSince.Store(now)
+		if until := u.ejectedUntil.Load(); now < until && u.ejectedUntil.CompareAndSwap(until, now) {
+			u.infoMu.Lock()
+			u.ejection.Until = time.Unix(0, now)
+			u.infoMu.Unlock()
+		}
 	}
 	return true
 }
