@@ -12,8 +12,8 @@ import (
 	"github.com/campshub360/edge/shared/testkit"
 )
 
-// backendStub answers /health/ with 200 and /ready with readyStatus.
-func backendStub(t *testing.T, readyStatus int) string {
+// readyServer answers /health/ with 200 and /ready with readyStatus.
+func readyServer(t *testing.T, readyStatus int) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -31,7 +31,7 @@ func backendStub(t *testing.T, readyStatus int) string {
 
 func TestHealthcheckLivenessAndReadiness(t *testing.T) {
 	t.Parallel()
-	addr := backendStub(t, http.StatusServiceUnavailable)
+	addr := readyServer(t, http.StatusServiceUnavailable)
 	out, err := runCmd(t, nil, "healthcheck", "--listen", addr)
 	if err != nil {
 		t.Fatalf("healthcheck: %v", err)
@@ -47,7 +47,7 @@ func TestHealthcheckLivenessAndReadiness(t *testing.T) {
 
 func TestHealthcheckWildcardListenProbesLoopback(t *testing.T) {
 	t.Parallel()
-	addr := backendStub(t, http.StatusOK)
+	addr := readyServer(t, http.StatusOK)
 	_, port, _ := net.SplitHostPort(addr)
 	for _, listen := range []string{":" + port, "0.0.0.0:" + port} {
 		out, err := runCmd(t, nil, "healthcheck", "--listen", listen, "--ready")

@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// adminStub serves the admin paths the probe uses with the given status.
-func adminStub(t *testing.T, status int) *httptest.Server {
+// adminServer serves the admin paths the probe uses with the given status.
+func adminServer(t *testing.T, status int) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -59,7 +59,7 @@ func runHealthcheck(t *testing.T, env []string, args ...string) (string, string,
 }
 
 func TestHealthcheckProbesAdminListenerFromConfigAndEnv(t *testing.T) {
-	srv := adminStub(t, http.StatusOK)
+	srv := adminServer(t, http.StatusOK)
 	admin := strings.TrimPrefix(srv.URL, "http://")
 	cfg := writeConfig(t, probeConfig)
 	// The environment override wins over the file, as in the server.
@@ -77,7 +77,7 @@ func TestHealthcheckProbesAdminListenerFromConfigAndEnv(t *testing.T) {
 }
 
 func TestHealthcheckFailsOnNotReady(t *testing.T) {
-	srv := adminStub(t, http.StatusServiceUnavailable)
+	srv := adminServer(t, http.StatusServiceUnavailable)
 	admin := strings.TrimPrefix(srv.URL, "http://")
 	_, _, err := runHealthcheck(t, []string{"GATEWAY__LISTEN__ADMIN=" + admin}, "--config", writeConfig(t, probeConfig))
 	if err == nil || !strings.Contains(err.Error(), "answered 503") {
@@ -86,7 +86,7 @@ func TestHealthcheckFailsOnNotReady(t *testing.T) {
 }
 
 func TestHealthcheckExplicitURL(t *testing.T) {
-	srv := adminStub(t, http.StatusOK)
+	srv := adminServer(t, http.StatusOK)
 	if _, _, err := runHealthcheck(t, nil, srv.URL+"/healthz"); err != nil {
 		t.Fatalf("healthcheck URL: %v", err)
 	}

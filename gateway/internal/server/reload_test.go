@@ -1,20 +1,15 @@
 package server
 
 import (
-	"context"
-	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/campshub360/edge/gateway/internal/config"
 	"github.com/campshub360/edge/gateway/internal/testpki"
@@ -32,37 +27,8 @@ type loggedGateway struct {
 // its process log (JSON) in the returned buffer.
 func startLogged(t *testing.T, path string) *loggedGateway {
 	t.Helper()
-	cfg, err := config.Load(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logBuf := &testkit.SyncBuffer{}
-	srv, err := New(cfg, Options{
-		ConfigPath: path, Log: slog.New(slog.NewJSONHandler(logBuf, nil)), AccessLog: io.Discard,
-		Registry: prometheus.NewRegistry(), Version: "test",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &gw{srv: srv, addrs: srv.Addrs(), cancel: cancel, done: make(chan error, 1), cfg: path}
-	go func() { g.done <- srv.Serve(ctx) }()
-	g.client = &http.Client{
-		Timeout:       5 * time.Second,
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-g.done:
-		case <-time.After(10 * time.Second):
-			t.Error("gateway did not shut down")
-		}
-	})
+	g := serveFile(t, path, Options{Log: slog.New(slog.NewJSONHandler(logBuf, nil)), AccessLog: io.Discard})
 	return &loggedGateway{gw: g, log: logBuf}
 }
 
